@@ -1,0 +1,119 @@
+"""Crontab(5) expressions, parsed and checked without a scheduler.
+
+The config validates schedules with this module; `schedule` turns a parsed `Crontab` into an
+APScheduler trigger. Day-of-week follows crontab(5): 0 and 7 are Sunday, names work, and when both
+day fields are restricted a day matches when either does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+    name_base: int = 0
+
+
+_FIELDS = (
+    _Field("minute", 0, 59),
+    _Field("hour", 0, 23),
+    _Field("day of month", 1, 31),
+    _Field("month", 1, 12, MONTHS, 1),
+    _Field("day of week", 0, 7, WEEKDAYS, 0),
+)
+
+
+@dataclass(frozen=True)
+class Crontab:
+    """A parsed schedule: the allowed values of each field (weekdays 0 = Sunday .. 6)."""
+
+    expression: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]
+    days_restricted: bool
+    weekdays_restricted: bool
+    hours_restricted: bool
+
+
+class CrontabError(ValueError):
+    """The expression is not valid crontab(5)."""
+
+
+def parse(expression: str) -> Crontab:
+    """Parse a 5-field crontab expression (or an @daily-style macro)."""
+    text = " ".join(expression.split())
+    fields = MACROS.get(text.lower(), text).split(" ")
+    if len(fields) != 5:
+        raise CrontabError(
+            f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+        )
+    values = [_parse_field(raw, spec) for raw, spec in zip(fields, _FIELDS, strict=True)]
+    return Crontab(
+        expression=text,
+        minutes=values[0],
+        hours=values[1],
+        days=values[2],
+        months=values[3],
+        weekdays=frozenset(day % 7 for day in values[4]),
+        days_restricted=not fields[2].startswith("*"),
+        weekdays_restricted=not fields[4].startswith("*"),
+        hours_restricted=not fields[1].startswith("*"),
+    )
+
+
+def _parse_field(raw: str, spec: _Field) -> frozenset[int]:
+    allowed: set[int] = set()
+    for item in raw.split(","):
+        allowed.update(_parse_item(item, spec))
+    return frozenset(allowed)
+
+
+def _parse_item(item: str, spec: _Field) -> range:
+    span, _, step_text = item.partition("/")
+    step = 1
+    if step_text:
+        if not step_text.isdigit() or int(step_text) == 0:
+            raise CrontabError(f"{step_text!r} is not a step for the {spec.name}")
+        step = int(step_text)
+    if span == "*":
+        return range(spec.low, spec.high + 1, step)
+    first, dash, last = span.partition("-")
+    low = _value(first, spec)
+    high = _value(last, spec) if dash else (low if not step_text else None)
+    if high is None:
+        raise CrontabError(f"{item!r}: a step needs a range or '*' in the {spec.name}")
+    if high < low:
+        raise CrontabError(f"{item!r}: the range runs backwards in the {spec.name}")
+    return range(low, high + 1, step)
+
+
+def _value(text: str, spec: _Field) -> int:
+    lowered = text.lower()
+    if lowered in spec.names:
+        return spec.names.index(lowered) + spec.name_base
+    if not text.isdigit():
+        raise CrontabError(f"{text!r} is not a valid {spec.name}")
+    value = int(text)
+    if not spec.low <= value <= spec.high:
+        raise CrontabError(f"{value} is out of range for the {spec.name} ({spec.low}-{spec.high})")
+    return value

@@ -1,0 +1,252 @@
+"""Step 1b: keep the article index, so a digest of thousands of files costs a few stat calls.
+
+The index is a local SQLite cache (one file per articles folder, in digestbot's cache folder)
+holding each file's size, mtime and ranking fields, and, once an article has won a place in a
+digest, what the digest shows of it. Only new or changed files are read again. It is a cache of
+local files, so it lives beside them rather than in the shared state store: replicas on other
+hosts have their own copies of the feed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digestbot.articles import Article, Entry, Related, read_article, read_entry
+from digestbot.errors import ArticleError, DigestbotError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "3"
+SUFFIXES = (".md", ".txt")
+Progress = Callable[[int, int], None]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, error TEXT,
+    title TEXT, url TEXT, heat REAL, quality REAL, published_at REAL, published INTEGER,
+    removed INTEGER, topics TEXT, display TEXT
+);
+"""
+_COLUMNS = "path, title, url, heat, quality, published_at, published, removed, topics"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that is not an article, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The index after a refresh: the articles that can be picked, the files skipped."""
+
+    entries: list[Entry]
+    skipped: list[Skipped]
+    files: int
+    parsed: int
+
+
+class ArticleIndex:
+    """The persistent index of one articles folder."""
+
+    def __init__(self, root: Path, cache_dir: Path) -> None:
+        if not root.is_dir():
+            raise DigestbotError(f"{root}: the articles folder does not exist (key 'articles')")
+        self.root = root
+        digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(cache_dir / f"index-{digest}.sqlite", timeout=30)
+            self._prepare()
+        except (OSError, sqlite3.Error) as error:
+            raise DigestbotError(
+                f"{cache_dir}: cannot keep the article index there ({error})"
+            ) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ArticleIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _prepare(self) -> None:
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        if row is None or row[0] != FORMAT:
+            # The index is a cache: a new format simply starts over.
+            with self._db:
+                self._db.execute("DELETE FROM articles")
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,))
+
+    def refresh(self, progress: Progress | None = None) -> Snapshot:
+        """Bring the index up to date with the folder and return its entries."""
+        known = {
+            path: (size, mtime)
+            for path, size, mtime in self._db.execute("SELECT path, size, mtime_ns FROM articles")
+        }
+        files = dict(self._scan())
+        changed = [path for path, stamp in files.items() if known.get(path) != stamp]
+        gone = [(path,) for path in known.keys() - files.keys()]
+        with self._db:
+            self._db.executemany("DELETE FROM articles WHERE path = ?", gone)
+            for done, path in enumerate(changed, 1):
+                self._index_file(path, files[path])
+                if progress:
+                    progress(done, len(changed))
+        if changed or gone:
+            log.info(
+                "index refreshed root=%s parsed=%d removed=%d", self.root, len(changed), len(gone)
+            )
+        return Snapshot(self._entries(), self.skipped(), len(files), len(changed))
+
+    def _scan(self) -> Iterator[tuple[str, tuple[int, int]]]:
+        # Plain strings, not Path objects: this runs for every file on every digest.
+        root = str(self.root)
+        stack = [root]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as items:
+                    for item in items:
+                        if item.name.startswith("."):
+                            continue
+                        if item.is_dir():
+                            stack.append(item.path)
+                        elif item.name.endswith(SUFFIXES) and item.is_file():
+                            stat = item.stat()
+                            name = item.path[len(root) + 1 :].replace(os.sep, "/")
+                            yield name, (stat.st_size, stat.st_mtime_ns)
+            except OSError as error:
+                log.warning("folder unreadable path=%s error=%s", folder, error.strerror)
+
+    def _index_file(self, path: str, stamp: tuple[int, int]) -> None:
+        try:
+            entry = read_entry(self.root / path, path)
+        except ArticleError as error:
+            row: tuple[object, ...] = (path, *stamp, error.reason) + (None,) * 9
+        else:
+            row = (path, *stamp, None, *_entry_row(entry)[1:], None)
+        self._db.execute("INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+
+    def _entries(self) -> list[Entry]:
+        # Only published, unremoved articles can ever be picked; in real feeds that is a
+        # small part of the files, so the rest is never loaded.
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM articles WHERE error IS NULL AND published = 1 AND removed = 0"
+        )
+        return [_entry_from_row(row) for row in rows]
+
+    def skipped(self) -> list[Skipped]:
+        rows = self._db.execute(
+            "SELECT path, error FROM articles WHERE error IS NOT NULL ORDER BY path"
+        )
+        return [Skipped(path, reason) for path, reason in rows]
+
+    def articles(self, paths: Iterable[str]) -> tuple[dict[str, Article], list[Skipped]]:
+        """What the digest shows of these articles; a file that fails its full parse is skipped."""
+        found: dict[str, Article] = {}
+        failed: list[Skipped] = []
+        for path in dict.fromkeys(paths):
+            row = self._db.execute(
+                "SELECT display FROM articles WHERE path = ?", (path,)
+            ).fetchone()
+            if row and row[0]:
+                found[path] = _article_from_json(row[0])
+                continue
+            try:
+                found[path] = self._parse_fully(path)
+            except ArticleError as error:
+                self._record_error(path, error.reason)
+                failed.append(Skipped(path, error.reason))
+        return found, failed
+
+    def verify(self, progress: Progress | None = None) -> list[Skipped]:
+        """Parse every file completely (what `check` does), caching what passes."""
+        pending = [
+            path
+            for (path,) in self._db.execute(
+                "SELECT path FROM articles WHERE error IS NULL AND display IS NULL ORDER BY path"
+            )
+        ]
+        for done, path in enumerate(pending, 1):
+            self.articles([path])
+            if progress:
+                progress(done, len(pending))
+        return self.skipped()
+
+    def _parse_fully(self, path: str) -> Article:
+        entry, article = read_article(self.root / path, path)
+        with self._db:
+            self._db.execute(
+                f"UPDATE articles SET ({_COLUMNS}, display) = (?,?,?,?,?,?,?,?,?,?) WHERE path = ?",
+                (*_entry_row(entry), _article_to_json(article), path),
+            )
+        return article
+
+    def _record_error(self, path: str, reason: str) -> None:
+        log.warning("article skipped path=%s reason=%r", path, reason)
+        with self._db:
+            self._db.execute(
+                "UPDATE articles SET error = ?, display = NULL WHERE path = ?", (reason, path)
+            )
+
+
+def _entry_row(entry: Entry) -> tuple[object, ...]:
+    published_at = entry.published_at.timestamp() if entry.published_at else None
+    return (
+        entry.path,
+        entry.title,
+        entry.url,
+        entry.heat,
+        entry.quality,
+        published_at,
+        entry.published,
+        entry.removed,
+        json.dumps(entry.topics),
+    )
+
+
+def _entry_from_row(row: tuple) -> Entry:  # type: ignore[type-arg]
+    path, title, url, heat, quality, published_at, published, removed, topics = row
+    return Entry(
+        path=path,
+        title=title,
+        url=url,
+        heat=heat,
+        quality=quality,
+        published_at=datetime.fromtimestamp(published_at, UTC)
+        if published_at is not None
+        else None,
+        published=bool(published),
+        removed=bool(removed),
+        topics=tuple(json.loads(topics)),
+    )
+
+
+def _article_to_json(article: Article) -> str:
+    data = asdict(article)
+    data["published_at"] = article.published_at.isoformat() if article.published_at else None
+    return json.dumps(data)
+
+
+def _article_from_json(text: str) -> Article:
+    data = json.loads(text)
+    published_at = data["published_at"]
+    data["published_at"] = datetime.fromisoformat(published_at) if published_at else None
+    data["related"] = tuple(Related(**item) for item in data["related"])
+    return Article(**data)

@@ -1,0 +1,466 @@
+"""Tests for the fake Slack server, driven through slack-sdk's real WebClient over HTTP."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fakeslack import FakeSlack
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+# What slack-sdk raises when the server hangs up without answering (RemoteDisconnected is a
+# ConnectionResetError; a failure while still sending would surface as URLError).
+CONNECTION_ERRORS = (ConnectionError, urllib.error.URLError)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    """A running fake, stopped (socket closed) after the test."""
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    """slack-sdk's real client with its default retry handlers, pointed at the fake."""
+    return WebClient(token=fake.token, base_url=fake.url)
+
+
+@pytest.fixture
+def news(fake: FakeSlack) -> str:
+    """The id of a public channel the bot is in."""
+    return fake.add_channel("news")
+
+
+def slack_error(call: Any, *args: Any, **kwargs: Any) -> SlackApiError:
+    """Run a client call that must fail and return the SlackApiError."""
+    with pytest.raises(SlackApiError) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+def section(text: str, **extra: Any) -> dict[str, Any]:
+    """A mrkdwn section block."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}, **extra}
+
+
+def image(url: str) -> dict[str, Any]:
+    """An image block; also valid as a section accessory or context element."""
+    return {"type": "image", "image_url": url, "alt_text": "pic"}
+
+
+def blocks_error(client: WebClient, channel: str, blocks: list[dict[str, Any]]) -> str:
+    """Post blocks that Slack must reject and return the single invalid_blocks message."""
+    err = slack_error(client.chat_postMessage, channel=channel, text="fallback", blocks=blocks)
+    assert err.response["error"] == "invalid_blocks"
+    (message,) = err.response["errors"]
+    assert err.response["response_metadata"]["messages"] == [f"[ERROR] {message}"]
+    return message
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+def test_auth_test_ok(client: WebClient) -> None:
+    """auth.test answers with the bot's identity."""
+    data = client.auth_test().data
+    assert data["ok"] is True
+    assert (data["team_id"], data["user_id"], data["bot_id"]) == ("T0001", "U0BOT", "B0001")
+
+
+def test_wrong_token_is_invalid_auth(fake: FakeSlack) -> None:
+    """A wrong token gets HTTP 200 with invalid_auth."""
+    err = slack_error(WebClient(token="xoxb-wrong", base_url=fake.url).auth_test)
+    assert (err.response.status_code, err.response["error"]) == (200, "invalid_auth")
+
+
+def test_missing_token_is_not_authed(fake: FakeSlack) -> None:
+    """No token at all gets not_authed."""
+    err = slack_error(WebClient(base_url=fake.url).auth_test)
+    assert err.response["error"] == "not_authed"
+
+
+def test_revoked_token(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """With revoked set, every call answers token_revoked and nothing is posted."""
+    fake.revoked = True
+    assert slack_error(client.auth_test).response["error"] == "token_revoked"
+    err = slack_error(client.chat_postMessage, channel=news, text="hi")
+    assert err.response["error"] == "token_revoked"
+    assert fake.posts == []
+
+
+def test_missing_scope_names_the_scope() -> None:
+    """Without chat:write, posting fails with missing_scope, needed and provided."""
+    with FakeSlack(scopes={"channels:read"}) as fake:
+        fake.add_channel("news")
+        client = WebClient(token=fake.token, base_url=fake.url)
+        err = slack_error(client.chat_postMessage, channel="#news", text="hi")
+    assert err.response["error"] == "missing_scope"
+    assert (err.response["needed"], err.response["provided"]) == ("chat:write", "channels:read")
+
+
+def test_unknown_method(client: WebClient) -> None:
+    """A method the fake does not know answers unknown_method."""
+    assert slack_error(client.api_call, "no.such.method").response["error"] == "unknown_method"
+
+
+# --- chat.postMessage: channels -------------------------------------------------------------
+
+
+def test_post_by_id_is_recorded(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """A post by channel id is stored in posts and in the channel, with a ts."""
+    metadata = {"event_type": "digest", "event_payload": {"id": "d1"}}
+    resp = client.chat_postMessage(
+        channel=news, text="hello", metadata=metadata, unfurl_links=False, unfurl_media=False
+    )
+    assert resp["channel"] == news and resp["message"]["text"] == "hello"
+    (post,) = fake.posts
+    assert post["ts"] == resp["ts"] and post["metadata"] == metadata
+    assert (post["unfurl_links"], post["unfurl_media"]) == (False, False)
+    assert fake.channels[news].messages[0]["bot_id"] == "B0001"
+
+
+def test_post_by_hash_name(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """'#news' and 'news' resolve to the channel id; ts values strictly increase."""
+    first = client.chat_postMessage(channel="#news", text="one")
+    second = client.chat_postMessage(channel="news", text="two")
+    assert first["channel"] == second["channel"] == news
+    assert float(first["ts"]) < float(second["ts"])
+
+
+def test_unknown_channel(client: WebClient) -> None:
+    """Posting to a channel that does not exist gives channel_not_found."""
+    err = slack_error(client.chat_postMessage, channel="#nowhere", text="hi")
+    assert err.response["error"] == "channel_not_found"
+
+
+def test_archived_channel(fake: FakeSlack, client: WebClient) -> None:
+    """Posting to an archived channel gives is_archived."""
+    old = fake.add_channel("old", archived=True)
+    assert slack_error(client.chat_postMessage, channel=old, text="x").response["error"] == (
+        "is_archived"
+    )
+
+
+def test_not_in_channel_until_joined() -> None:
+    """Without chat:write.public a non-member gets not_in_channel; after joining, posts work."""
+    with FakeSlack(scopes={"chat:write", "channels:join"}) as fake:
+        cid = fake.add_channel("news", member=False)
+        client = WebClient(token=fake.token, base_url=fake.url)
+        err = slack_error(client.chat_postMessage, channel=cid, text="hi")
+        assert err.response["error"] == "not_in_channel"
+        assert client.conversations_join(channel=cid)["channel"]["is_member"] is True
+        assert client.chat_postMessage(channel=cid, text="hi")["ok"]
+        assert len(fake.posts) == 1
+
+
+def test_public_scope_posts_without_joining(fake: FakeSlack, client: WebClient) -> None:
+    """With chat:write.public a bot posts into a public channel it has not joined."""
+    cid = fake.add_channel("general", member=False)
+    assert client.chat_postMessage(channel=cid, text="hi")["ok"]
+
+
+def test_private_channel_not_member_is_not_found(fake: FakeSlack, client: WebClient) -> None:
+    """A private channel the bot is not in looks like it does not exist."""
+    cid = fake.add_channel("secret", private=True, member=False)
+    assert cid.startswith("G")
+    err = slack_error(client.chat_postMessage, channel=cid, text="hi")
+    assert err.response["error"] == "channel_not_found"
+
+
+def test_no_text(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """A post with neither text nor blocks gives no_text (api_call skips slack-sdk's warning)."""
+    err = slack_error(client.api_call, "chat.postMessage", json={"channel": news})
+    assert err.response["error"] == "no_text"
+
+
+def test_thread_replies(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """thread_ts must name an existing message; a reply records its thread_ts."""
+    err = slack_error(client.chat_postMessage, channel=news, text="r", thread_ts="1.000001")
+    assert err.response["error"] == "thread_not_found"
+    parent = client.chat_postMessage(channel=news, text="parent")["ts"]
+    client.chat_postMessage(channel=news, text="reply", thread_ts=parent)
+    assert fake.posts[-1]["thread_ts"] == parent
+
+
+def test_ephemeral_is_recorded(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """chat.postEphemeral answers message_ts and lands in ephemerals, not posts."""
+    resp = client.chat_postEphemeral(channel=news, user="U123", text="only you")
+    assert fake.ephemerals[0]["message_ts"] == resp["message_ts"]
+    assert fake.ephemerals[0]["user"] == "U123" and fake.posts == []
+
+
+# --- chat.postMessage: blocks ---------------------------------------------------------------
+
+
+def test_too_many_blocks(client: WebClient, news: str) -> None:
+    """51 blocks are rejected at /blocks."""
+    message = blocks_error(client, news, [{"type": "divider"}] * 51)
+    assert message == "no more than 50 items allowed [json-pointer:/blocks]"
+
+
+def test_section_text_too_long(client: WebClient, news: str) -> None:
+    """Section text over 3000 characters points at that text."""
+    message = blocks_error(client, news, [{"type": "divider"}, section("x" * 3001)])
+    assert message == "must be less than 3001 characters [json-pointer:/blocks/1/text/text]"
+
+
+def test_empty_text_object(client: WebClient, news: str) -> None:
+    """An empty text object is rejected."""
+    message = blocks_error(client, news, [section("")])
+    assert message == "must be more than 0 characters [json-pointer:/blocks/0/text/text]"
+
+
+def test_non_http_image(client: WebClient, news: str) -> None:
+    """An image block with a non-http URL points at its image_url."""
+    message = blocks_error(client, news, [section("a"), image("ftp://example.com/a.png")])
+    assert message.endswith("[json-pointer:/blocks/1/image_url]")
+
+
+def test_other_block_limits(client: WebClient, news: str) -> None:
+    """Header length, field count, duplicate block_id and a long button are each rejected."""
+    header = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
+    fields = {"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}
+    button = {"type": "button", "text": {"type": "plain_text", "text": "b" * 76}}
+    cases = {
+        "/blocks/0/text/text": [header],
+        "/blocks/0/fields": [fields],
+        "/blocks/1/block_id": [section("a", block_id="x"), section("b", block_id="x")],
+        "/blocks/0/elements/0/text/text": [{"type": "actions", "elements": [button]}],
+    }
+    for pointer, blocks in cases.items():
+        assert blocks_error(client, news, blocks).endswith(f"[json-pointer:{pointer}]")
+
+
+def test_blocks_as_form_encoded_json_string(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """Blocks sent form-encoded as a JSON string are parsed and stored as a list."""
+    blocks = '[{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]'
+    client.api_call("chat.postMessage", data={"channel": news, "text": "hi", "blocks": blocks})
+    assert fake.posts[0]["blocks"][0]["text"]["text"] == "hi"
+
+
+def test_broken_accessory_image(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """A broken accessory image rejects the whole message, pointing at the accessory."""
+    fake.broken_images.add("https://img.example/dead.png")
+    accessory = image("https://img.example/dead.png")
+    blocks = [section("a"), section("b"), {"type": "divider"}, section("c", accessory=accessory)]
+    message = blocks_error(client, news, blocks)
+    assert message == "downloading image failed [json-pointer:/blocks/3/accessory/image_url]"
+    assert fake.posts == []
+
+
+def test_webp_context_image(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """A WebP image in a context block fails to download, pointing at the element."""
+    elements = [{"type": "mrkdwn", "text": "by"}, image("https://img.example/a.webp")]
+    message = blocks_error(client, news, [{"type": "context", "elements": elements}])
+    assert message == "downloading image failed [json-pointer:/blocks/0/elements/1/image_url]"
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+def test_channel_rate_limit_answers_429() -> None:
+    """Past the per-channel burst, Slack answers 429 with Retry-After and posts nothing."""
+    with FakeSlack(channel_rate=0.01, channel_burst=2) as fake:
+        news, other = fake.add_channel("news"), fake.add_channel("other")
+        client = WebClient(token=fake.token, base_url=fake.url)
+        client.chat_postMessage(channel=news, text="1")
+        client.chat_postMessage(channel=news, text="2")
+        err = slack_error(client.chat_postMessage, channel=news, text="3")
+        assert err.response.status_code == 429
+        assert err.response["error"] == "ratelimited"
+        assert int(err.response.headers["Retry-After"]) >= 1
+        assert client.chat_postMessage(channel=other, text="elsewhere")["ok"]
+        assert [p["text"] for p in fake.posts] == ["1", "2", "elsewhere"]
+
+
+def test_workspace_rate_limit() -> None:
+    """The workspace bucket limits posts across all channels."""
+    with FakeSlack(workspace_per_minute=1, workspace_burst=2) as fake:
+        ids = [fake.add_channel(name) for name in ("a", "b", "c")]
+        client = WebClient(token=fake.token, base_url=fake.url)
+        for cid in ids[:2]:
+            client.chat_postMessage(channel=cid, text="x")
+        err = slack_error(client.chat_postMessage, channel=ids[2], text="x")
+        assert err.response.status_code == 429 and len(fake.posts) == 2
+
+
+# --- injected failures ----------------------------------------------------------------------
+
+
+def test_503_before_records_nothing(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """503_before: the client gets HTTP 503, the request is in calls, nothing is posted."""
+    fake.fail_next("chat.postMessage", "503_before")
+    err = slack_error(client.chat_postMessage, channel=news, text="hi")
+    assert err.response.status_code == 503
+    assert fake.posts == [] and [m for m, _ in fake.calls] == ["chat.postMessage"]
+    assert client.chat_postMessage(channel=news, text="again")["ok"]
+
+
+def test_503_after_records_the_post(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """503_after: the client sees a failure although Slack accepted the post."""
+    fake.fail_next("chat.postMessage", "503_after")
+    assert slack_error(client.chat_postMessage, channel=news, text="hi").response.status_code == 503
+    assert [p["text"] for p in fake.posts] == ["hi"]
+
+
+@pytest.mark.parametrize(("mode", "posted"), [("drop_before", 0), ("drop_after", 1)])
+def test_dropped_connection(fake: FakeSlack, news: str, mode: str, posted: int) -> None:
+    """A dropped connection raises a connection error; drop_after still posts."""
+    client = WebClient(token=fake.token, base_url=fake.url, retry_handlers=[])
+    fake.fail_next("chat.postMessage", mode)
+    with pytest.raises(CONNECTION_ERRORS):
+        client.chat_postMessage(channel=news, text="hi")
+    assert len(fake.posts) == posted
+
+
+def test_default_retry_after_drop_duplicates(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """slack-sdk's default connection retry re-sends after drop_after: Slack gets it twice."""
+    fake.fail_next("chat.postMessage", "drop_after")
+    assert client.chat_postMessage(channel=news, text="hi")["ok"]
+    assert [p["text"] for p in fake.posts] == ["hi", "hi"]
+
+
+def test_slow_after_times_out_but_posts(fake: FakeSlack, news: str) -> None:
+    """slow_after: the client times out while the post was accepted."""
+    fake.slow_seconds = 1.0
+    fake.fail_next("chat.postMessage", "slow_after")
+    client = WebClient(token=fake.token, base_url=fake.url, timeout=0.2, retry_handlers=[])
+    with pytest.raises(TimeoutError):
+        client.chat_postMessage(channel=news, text="hi")
+    assert len(fake.posts) == 1
+
+
+def test_fail_rate_respects_methods() -> None:
+    """fail_rate=1 on chat.postMessage fails every post but leaves other methods alone."""
+    with FakeSlack(seed=7) as fake:
+        cid = fake.add_channel("news")
+        fake.fail_rate, fake.fail_modes = 1.0, ("503_before",)
+        fake.fail_methods = {"chat.postMessage"}
+        client = WebClient(token=fake.token, base_url=fake.url)
+        assert client.auth_test()["ok"]
+        err = slack_error(client.chat_postMessage, channel=cid, text="hi")
+        assert err.response.status_code == 503 and fake.posts == []
+
+
+def test_fail_next_rejects_unknown_mode(fake: FakeSlack) -> None:
+    """A misspelt failure mode is an error, not a silent no-op."""
+    with pytest.raises(ValueError):
+        fake.fail_next("chat.postMessage", "503")
+
+
+# --- conversations --------------------------------------------------------------------------
+
+
+def test_history_metadata_only_when_asked(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """History is newest first and includes metadata only with include_all_metadata."""
+    metadata = {"event_type": "digest", "event_payload": {"id": "d1"}}
+    client.chat_postMessage(channel=news, text="old")
+    client.chat_postMessage(channel=news, text="new", metadata=metadata)
+    plain = client.conversations_history(channel=news)["messages"]
+    assert [m["text"] for m in plain] == ["new", "old"]
+    assert all("metadata" not in m for m in plain)
+    full = client.conversations_history(channel=news, include_all_metadata=True)["messages"]
+    assert full[0]["metadata"] == metadata
+
+
+def test_history_bounds_and_pages(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """oldest/latest are exclusive and limit/cursor page through the rest."""
+    stamps = [client.chat_postMessage(channel=news, text=str(i))["ts"] for i in range(5)]
+    resp = client.conversations_history(channel=news, oldest=stamps[0], latest=stamps[4], limit=2)
+    assert [m["text"] for m in resp["messages"]] == ["3", "2"] and resp["has_more"]
+    cursor = resp["response_metadata"]["next_cursor"]
+    rest = client.conversations_history(
+        channel=news, oldest=stamps[0], latest=stamps[4], cursor=cursor
+    )
+    assert [m["text"] for m in rest["messages"]] == ["1"]
+    assert rest["response_metadata"]["next_cursor"] == ""
+
+
+def test_history_access_errors(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """History needs a channel id, and membership."""
+    err = slack_error(client.conversations_history, channel="#news")
+    assert err.response["error"] == "channel_not_found"
+    outside = fake.add_channel("outside", member=False)
+    err = slack_error(client.conversations_history, channel=outside)
+    assert err.response["error"] == "not_in_channel"
+
+
+def test_conversations_list_pagination(fake: FakeSlack, client: WebClient) -> None:
+    """conversations.list pages with cursors; archived and private channels are filtered."""
+    names = [f"c{i}" for i in range(5)]
+    for name in names:
+        fake.add_channel(name)
+    fake.add_channel("gone", archived=True)
+    fake.add_channel("mine", private=True)
+    fake.add_channel("theirs", private=True, member=False)
+    # slack-sdk's page iterator reuses one SlackResponse, so read each page as it comes.
+    pages = [
+        [c["name"] for c in page["channels"]]
+        for page in client.conversations_list(limit=2, exclude_archived=True)
+    ]
+    assert pages == [names[:2], names[2:4], names[4:]]
+    both = client.conversations_list(types="public_channel,private_channel")["channels"]
+    assert {c["name"] for c in both} == {*names, "gone", "mine"}
+
+
+def test_join_and_info(fake: FakeSlack, client: WebClient) -> None:
+    """join refuses private and archived channels; info reports membership."""
+    public = fake.add_channel("public", member=False)
+    private = fake.add_channel("private", private=True)
+    archived = fake.add_channel("archived", archived=True, member=False)
+    assert client.conversations_info(channel=public)["channel"]["is_member"] is False
+    client.conversations_join(channel=public)
+    assert client.conversations_info(channel=public)["channel"]["is_member"] is True
+    err = slack_error(client.conversations_join, channel=private)
+    assert err.response["error"] == "method_not_supported_for_channel_type"
+    err = slack_error(client.conversations_join, channel=archived)
+    assert err.response["error"] == "is_archived"
+    err = slack_error(client.conversations_join, channel="C9999999")
+    assert err.response["error"] == "channel_not_found"
+
+
+# --- response URLs and waiting --------------------------------------------------------------
+
+
+def test_response_url_records(fake: FakeSlack) -> None:
+    """JSON posted to a response URL is recorded with its key; Slack answers 'ok'."""
+    resp = WebhookClient(fake.response_url("cmd1")).send(text="done", response_type="ephemeral")
+    assert (resp.status_code, resp.body) == (200, "ok")
+    assert fake.responses == [{"text": "done", "response_type": "ephemeral", "key": "cmd1"}]
+
+
+def test_wait_for_posts_and_on_post(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """wait_for_posts sees a post made from another thread; on_post sees each post."""
+    seen: list[str] = []
+    fake.on_post = lambda post: seen.append(post["text"])
+    worker = threading.Thread(target=client.chat_postMessage, kwargs={"channel": news, "text": "a"})
+    worker.start()
+    assert fake.wait_for_posts(1, timeout=5)
+    worker.join()
+    assert seen == ["a"]
+    assert fake.wait_for_posts(2, timeout=0.05) is False
+
+
+def test_concurrent_posts_with_latency() -> None:
+    """Requests are served concurrently; every post is kept once, with a unique ts."""
+    with FakeSlack(latency=0.05) as fake:
+        cid = fake.add_channel("news")
+        client = WebClient(token=fake.token, base_url=fake.url)
+        workers = [
+            threading.Thread(
+                target=client.chat_postMessage, kwargs={"channel": cid, "text": str(i)}
+            )
+            for i in range(10)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert sorted(int(p["text"]) for p in fake.posts) == list(range(10))
+        assert len({p["ts"] for p in fake.posts}) == 10 == len(fake.channels[cid].messages)

@@ -1,0 +1,116 @@
+"""The article index: only new or changed files are read; broken files are skipped by name."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from digestbot.errors import DigestbotError
+from digestbot.index import ArticleIndex
+
+HOSTILE = FIXTURES / "hostile"
+
+
+@pytest.fixture
+def index(articles: Path, tmp_path: Path) -> ArticleIndex:
+    with ArticleIndex(articles, tmp_path / "cache") as opened:
+        yield opened
+
+
+def test_first_refresh_reads_every_file(index: ArticleIndex) -> None:
+    """The seeds index to one pickable article (the other is unpublished)."""
+    snapshot = index.refresh()
+    assert snapshot.files == 2 and snapshot.parsed == 2 and snapshot.skipped == []
+    assert [entry.title[:4] for entry in snapshot.entries] == ["Sony"]
+
+
+def test_unchanged_files_are_not_read_again(index: ArticleIndex, articles: Path) -> None:
+    """A second refresh parses nothing; touching one file re-reads only that one."""
+    index.refresh()
+    assert index.refresh().parsed == 0
+    seed = next(articles.glob("000_*"))
+    os.utime(seed, ns=(1, 1))
+    assert index.refresh().parsed == 1
+
+
+def test_index_survives_a_new_process(articles: Path, tmp_path: Path) -> None:
+    """The index persists: a fresh ArticleIndex on the same folder reads nothing."""
+    with ArticleIndex(articles, tmp_path / "cache") as first:
+        first.refresh()
+    with ArticleIndex(articles, tmp_path / "cache") as second:
+        assert second.refresh().parsed == 0
+
+
+def test_removed_files_leave_the_index(index: ArticleIndex, articles: Path) -> None:
+    """A deleted file's article is no longer offered."""
+    assert index.refresh().entries
+    next(articles.glob("000_*")).unlink()
+    snapshot = index.refresh()
+    assert snapshot.entries == [] and snapshot.files == 1
+
+
+def test_broken_and_hidden_files(index: ArticleIndex, articles: Path) -> None:
+    """Broken files are listed with their reason; hidden and non-article files are ignored."""
+    shutil.copytree(HOSTILE, articles / "more")
+    snapshot = index.refresh()
+    reasons = {item.path: item.reason for item in snapshot.skipped}
+    assert set(reasons) == {
+        "more/broken-yaml.md",
+        "more/no-front-matter.md",
+        "more/list.md",
+        "more/wrong-type.md",
+        "more/latin1.md",
+    }
+    assert "field heat" in reasons["more/wrong-type.md"]
+    paths = {entry.path for entry in snapshot.entries}
+    assert "more/.hidden.md" not in paths and "more/crlf.md" in paths
+
+
+def test_winner_that_fails_its_full_parse_is_skipped(index: ArticleIndex, articles: Path) -> None:
+    """A file whose ranking fields read but whose full front matter is broken gives way."""
+    bad = articles / "bad.md"
+    bad.write_text(
+        '---\ntitle: "Looks fine"\nheat: 200\npublished: true\ntopics: [AI]\n'
+        'webUrl: "https://example.com/bad"\nrelated:\n  - title: [unclosed\n---\n'
+    )
+    snapshot = index.refresh()
+    assert "bad.md" in {entry.path for entry in snapshot.entries}
+    found, failed = index.articles(["bad.md", "000_5d341ca81f4b44a3.txt"])
+    assert list(found) == ["000_5d341ca81f4b44a3.txt"]
+    assert failed[0].path == "bad.md" and "invalid YAML" in failed[0].reason
+    assert "bad.md" not in {entry.path for entry in index.refresh().entries}
+
+
+def test_display_is_cached_after_the_first_full_parse(index: ArticleIndex, articles: Path) -> None:
+    """Once parsed, an article is served from the index even if the file becomes unreadable."""
+    index.refresh()
+    seed = "000_5d341ca81f4b44a3.txt"
+    first, _ = index.articles([seed])
+    (articles / seed).chmod(0)
+    try:
+        again, failed = index.articles([seed])
+    finally:
+        (articles / seed).chmod(0o644)
+    assert again == first and failed == []
+
+
+def test_verify_reads_everything_fully(index: ArticleIndex, articles: Path) -> None:
+    """verify() (what `check` runs) finds errors that only a full parse sees."""
+    (articles / "deep.md").write_text(
+        '---\ntitle: "Deep"\nrelated:\n  - title: "x"\n    provider: 7\n---\n'
+    )
+    index.refresh()
+    assert index.skipped() == []
+    skipped = index.verify()
+    assert [item.path for item in skipped] == ["deep.md"]
+    assert "provider" in skipped[0].reason
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    """An articles folder that does not exist names the folder and the config key."""
+    with pytest.raises(DigestbotError, match="articles folder does not exist"):
+        ArticleIndex(tmp_path / "nowhere", tmp_path / "cache")
