@@ -7,20 +7,25 @@ becomes one line on stderr and exit code 1; tracebacks only with --debug.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from digestbot import logs
 from digestbot.compose import builder_url, render_text
 from digestbot.config import Config, Settings, load_config, load_settings, timezone
 from digestbot.errors import DigestbotError
 from digestbot.index import ArticleIndex, Skipped
-from digestbot.pipeline import ChannelPlan, Library, plan
+from digestbot.pipeline import ChannelPlan, Library, SeenLookup, plan
+
+if TYPE_CHECKING:
+    from digestbot.ledger import Ledger
 
 SKIPPED_SHOWN = 10
 
@@ -64,6 +69,20 @@ class Context:
         index = ArticleIndex(self.config.articles, self.settings.cache_dir)
         return Library(index, ProgressBar(label))
 
+    def ledger(self) -> Ledger:
+        """The state store, created on first use."""
+        from digestbot.ledger import Ledger  # SQLAlchemy is slow to import; preview may not need it
+
+        return Ledger(self.settings.database_url)
+
+    def seen(self, force: bool = False) -> SeenLookup | None:
+        """What each channel already had, from the ledger; None when there is nothing to leave
+        out (--force, or a SQLite state store that does not exist yet: reading creates none)."""
+        url = self.settings.database_url
+        if force or (url.startswith("sqlite:///") and not Path(url[10:]).is_file()):
+            return None
+        return self.ledger().seen
+
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the config and read every article; list skipped files and why.
@@ -100,7 +119,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     now = context.as_of(args.as_of)
     digests = context.config.pick(args.names)
     library = context.library()
-    plans = plan(context.config, library, digests, now)
+    plans = plan(context.config, library, digests, now, seen=context.seen())
     if args.json:
         json.dump(_post_arguments(plans), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -108,6 +127,51 @@ def cmd_preview(args: argparse.Namespace) -> int:
         _print_plans(plans)
     _print_skipped(library.skipped(), limit=SKIPPED_SHOWN)
     return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """Build the named digests (all when none is named) and post them now.
+
+    Each channel gets the hottest articles it has not had yet, exactly once, even across
+    crashes and retries. Prints one line per channel; exits 1 when any channel failed.
+
+    Example: digestbot send ai-daily --channel '#test-digests'
+    """
+    context = Context(args.settings)
+    digests = context.config.pick(args.names)
+    now = context.as_of(args.as_of)
+    if args.dry_run:
+        plans = plan(
+            context.config,
+            context.library(),
+            digests,
+            now,
+            channels=args.channel,
+            seen=context.seen(args.force),
+        )
+        _print_plans(plans)
+        return 0
+    token = context.settings.slack_bot_token
+    if token is None:
+        raise DigestbotError(
+            "SLACK_BOT_TOKEN is not set: digestbot needs the app's bot token to post "
+            "(`digestbot send --dry-run` shows what it would post)"
+        )
+    from digestbot.deliver import Slack
+    from digestbot.runs import Run, Sender
+
+    slack = Slack(token.get_secret_value(), context.settings.slack_api_url)
+    sender = Sender(context.config, context.ledger(), slack)
+    sender.connect()
+    outcomes = sender.recover([digest.name for digest in digests])
+    library = context.library()
+    for digest in digests:
+        run = Run.manual(digest, now)
+        outcomes += sender.send(run, library, channels=args.channel, force=args.force)
+    for outcome in outcomes:
+        print(outcome)
+    _print_skipped(library.skipped(), limit=SKIPPED_SHOWN)
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 
 def _post_arguments(plans: Sequence[ChannelPlan]) -> list[dict[str, object]]:
@@ -157,6 +221,7 @@ def _datetime(text: str) -> datetime:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "preview": cmd_preview,
+    "send": cmd_send,
 }
 
 
@@ -171,20 +236,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log each step (INFO)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, handler in COMMANDS.items():
-        summary, _, example = (handler.__doc__ or "").partition("\n")
+        doc = inspect.cleandoc(handler.__doc__ or "")
         sub = commands.add_parser(
             name,
-            help=summary,
-            description=summary,
-            epilog=example.strip(),
+            help=doc.partition("\n")[0],
+            description=doc,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(handler=handler)
-        if name == "preview":
-            sub.add_argument("names", nargs="*", metavar="NAME", help="digests (default: all)")
-            sub.add_argument("--json", action="store_true", help="print chat.postMessage arguments")
-            _add_as_of(sub)
+        ARGUMENTS.get(name, lambda _: None)(sub)
     return parser
+
+
+def _preview_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="digests (default: all)")
+    parser.add_argument("--json", action="store_true", help="print chat.postMessage arguments")
+    _add_as_of(parser)
+
+
+def _send_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="digests (default: all)")
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="C",
+        help="post to this channel instead of the configured ones (repeatable)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="include articles the channel already had",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be posted; post nothing"
+    )
+    _add_as_of(parser)
+
+
+ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "preview": _preview_arguments,
+    "send": _send_arguments,
+}
 
 
 def _add_as_of(parser: argparse.ArgumentParser) -> None:
@@ -198,7 +291,9 @@ def _add_as_of(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    # Commands print their results; the log adds detail with -v (and is the output of `run`).
+    quiet = logging.INFO if args.command == "run" else logging.ERROR
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else quiet
     logs.setup(level)
     try:
         args.settings = load_settings()

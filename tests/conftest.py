@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakeslack import FakeSlack
 
 from digestbot.cli import main
 
@@ -18,6 +19,8 @@ SEEDS = ROOT / "seeds"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CORPUS = ROOT.parent / "shared" / "corpus"
 FEEDS = ("azure", "diablo4", "powerapps", "powerapps-2021")
+# Read before the autouse fixture clears DIGESTBOT_* from each test's environment.
+POSTGRES_URL = os.environ.get("DIGESTBOT_TEST_DATABASE_URL")
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +99,48 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is absent")
     return CORPUS
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+    """A running fake Slack with #ai-news and #general, and the environment pointing at it."""
+    with FakeSlack() as fake:
+        fake.add_channel("ai-news")
+        fake.add_channel("general")
+        monkeypatch.setenv("SLACK_BOT_TOKEN", fake.token)
+        monkeypatch.setenv("SLACK_API_URL", fake.url)
+        yield fake
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards; or skip."""
+    base = POSTGRES_URL
+    if not base:
+        pytest.skip("DIGESTBOT_TEST_DATABASE_URL is not set")
+    import uuid
+
+    import sqlalchemy
+
+    from digestbot.config import Settings
+
+    url = Settings(DIGESTBOT_DATABASE_URL=base).database_url
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(url)
+    with admin.begin() as db:
+        db.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as db:
+            db.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The state store under test: a SQLite file, and PostgreSQL when configured."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return request.getfixturevalue("postgres_url")

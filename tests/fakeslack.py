@@ -5,13 +5,15 @@
 `WebClient(token=fake.token, base_url=fake.url)`. Like Slack it checks the token and scopes,
 channel membership, Block Kit limits, image "downloads" and rate limits, with Slack's error
 shapes. Tests inject network failures (`fail_next`, `fail_rate`) and then assert on what Slack
-accepted: `posts`, `channels[id].messages`, `responses`, and on every request in `calls`.
+accepted: `posts`, `messages_in(channel)` (or `channels[id].messages`), `responses`, and on
+every request in `calls`.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import json
 import math
 import random
@@ -307,6 +309,7 @@ class FakeSlack:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._last_ts_us = 0
+        self._answers: list[tuple[str, int]] = []
 
     # lifecycle
 
@@ -365,6 +368,26 @@ class FakeSlack:
             self.channels[cid] = FakeChannel(cid, name, private, archived, member)
             return cid
 
+    def channel_id(self, name: str) -> str:
+        """The id of the channel called `name` ('#news' or 'news'); KeyError if there is none."""
+        with self._lock:
+            return self._lookup(name, by_id=False).id
+
+    def messages_in(self, channel: str) -> list[dict[str, Any]]:
+        """Copies of every message stored in a channel (id, '#name' or 'name'), replies included,
+        in posting order; KeyError for an unknown channel."""
+        with self._lock:
+            return copy.deepcopy(self._lookup(channel, by_id=True).messages)
+
+    def _lookup(self, ref: str, *, by_id: bool) -> FakeChannel:
+        if by_id and ref in self.channels:
+            return self.channels[ref]
+        name = ref.removeprefix("#")
+        for channel in self.channels.values():
+            if channel.name == name:
+                return channel
+        raise KeyError(f"no such channel: {ref}")
+
     def fail_next(self, method: str, mode: str, count: int = 1) -> None:
         """Make the next `count` requests to `method` fail with `mode` (one of FAIL_MODES).
 
@@ -374,6 +397,15 @@ class FakeSlack:
             raise ValueError(f"unknown fail mode {mode!r}; expected one of {FAIL_MODES}")
         with self._lock:
             self._injected.setdefault(method, []).extend([mode] * count)
+
+    def statuses(self, method: str) -> list[int]:
+        """The HTTP status of every answer to `method` (0: the connection was dropped)."""
+        with self._lock:
+            return [status for name, status in self._answers if name == method]
+
+    def _answered(self, method: str, status: int) -> None:
+        with self._lock:
+            self._answers.append((method, status))
 
     def wait_for_posts(self, n: int, timeout: float = 10) -> bool:
         """Block until at least `n` posts were accepted; False on timeout."""
@@ -435,6 +467,7 @@ class FakeSlack:
             "conversations.join": self._conversations_join,
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
         }
 
     # checks shared by the methods (all run with the lock held)
@@ -532,8 +565,14 @@ class FakeSlack:
         self._rate_limit(channel.id)
         text, blocks = self._content(params)
         thread_ts = params.get("thread_ts") or None
-        if thread_ts and not any(m["ts"] == thread_ts for m in channel.messages):
-            raise ApiError("thread_not_found")
+        parent = None
+        if thread_ts:
+            parent = next((m for m in channel.messages if m["ts"] == thread_ts), None)
+            if parent is None:
+                raise ApiError("thread_not_found")
+            # A reply's ts stands for its thread (Slack advises passing the parent's ts).
+            thread_ts = parent.get("thread_ts", parent["ts"])
+            parent = next(m for m in channel.messages if m["ts"] == thread_ts)
         metadata = _json_field(params.get("metadata"), "invalid_metadata_format")
         if metadata is not None and not (isinstance(metadata, dict) and "event_type" in metadata):
             raise ApiError("invalid_metadata_format")
@@ -548,6 +587,16 @@ class FakeSlack:
         }
         optional = {"blocks": blocks, "thread_ts": thread_ts, "metadata": metadata}
         message.update({k: v for k, v in optional.items() if v is not None})
+        if parent is not None:
+            message["parent_user_id"] = parent.get("user", BOT_USER_ID)
+            users = sorted({*parent.get("reply_users", []), BOT_USER_ID})
+            parent.update(
+                thread_ts=parent["ts"],
+                reply_count=parent.get("reply_count", 0) + 1,
+                reply_users=users,
+                reply_users_count=len(users),
+                latest_reply=ts,
+            )
         channel.messages.append(message)
         self.posts.append(
             {
@@ -620,29 +669,54 @@ class FakeSlack:
         self._need("groups:read" if channel.private else "channels:read")
         return {"channel": channel.info()}
 
-    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _readable(self, params: dict[str, Any]) -> FakeChannel:
+        """The channel (by id only) for history and replies, with scope and membership checked."""
         channel = self._visible(params.get("channel"), by_name=False)
         self._need("groups:history" if channel.private else "channels:history")
         if not channel.member:
             raise ApiError("not_in_channel")
+        return channel
+
+    def _read_page(
+        self, messages: list[dict[str, Any]], params: dict[str, Any], *, pinned: int = 0
+    ) -> dict[str, Any]:
+        """Filter by oldest/latest/inclusive, drop metadata unless asked, then one page.
+
+        The first `pinned` messages (a thread's parent) are kept whatever the time window.
+        """
         oldest = float(params.get("oldest") or 0)
         latest = float(params.get("latest") or math.inf)
         inclusive = bool(_flag(params.get("inclusive")))
         with_metadata = bool(_flag(params.get("include_all_metadata")))
         found = []
-        for message in reversed(channel.messages):  # newest first, as Slack answers
+        for n, message in enumerate(messages):
             ts = float(message["ts"])
             in_range = oldest <= ts <= latest if inclusive else oldest < ts < latest
-            # Thread replies live in conversations.replies, not in the channel history.
-            if in_range and message.get("thread_ts", message["ts"]) == message["ts"]:
+            if in_range or n < pinned:
                 found.append({k: v for k, v in message.items() if with_metadata or k != "metadata"})
         page, following = _page(found, params)
         return {
             "messages": page,
             "has_more": bool(following),
-            "pin_count": 0,
             "response_metadata": {"next_cursor": following},
         }
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._readable(params)
+        # Newest first, as Slack answers; thread replies live in conversations.replies.
+        top = [m for m in reversed(channel.messages) if m.get("thread_ts", m["ts"]) == m["ts"]]
+        return {**self._read_page(top, params), "pin_count": 0}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parent first, then its replies oldest first; later pages hold only replies."""
+        channel = self._readable(params)
+        ts = str(params.get("ts") or "")
+        start = next((m for m in channel.messages if m["ts"] == ts), None)
+        if start is None:
+            raise ApiError("thread_not_found")
+        root = start.get("thread_ts", start["ts"])  # a reply's ts also finds its thread
+        thread = [m for m in channel.messages if m.get("thread_ts", m["ts"]) == root]
+        return self._read_page(thread, params, pinned=1)
 
 
 # --- HTTP -----------------------------------------------------------------------------------
@@ -700,8 +774,10 @@ class _Handler(BaseHTTPRequestHandler):
         mode = fake._begin(method, params)
         if mode in ("503_before", "drop_before"):
             self._fail(mode)
+            fake._answered(method, 503 if mode == "503_before" else 0)
             return
         reply = fake._run(action)
+        fake._answered(method, 503 if mode == "503_after" else 0 if mode else reply[0])
         if mode == "slow_after":
             fake._pause(fake.slow_seconds)
         if mode in ("503_after", "drop_after"):

@@ -391,6 +391,116 @@ def test_history_access_errors(fake: FakeSlack, client: WebClient, news: str) ->
     assert err.response["error"] == "not_in_channel"
 
 
+def thread(client: WebClient, channel: str, replies: int) -> list[str]:
+    """Post a parent and `replies` replies; return their ts values, parent first."""
+    parent = client.chat_postMessage(channel=channel, text="parent")["ts"]
+    posted = [
+        client.chat_postMessage(channel=channel, text=f"r{i}", thread_ts=parent)["ts"]
+        for i in range(replies)
+    ]
+    return [parent, *posted]
+
+
+def test_replies_parent_first(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """Replies answers the parent then its replies oldest first; history shows only the parent."""
+    parent, *replies = thread(client, news, 3)
+    client.chat_postMessage(channel=news, text="unrelated")
+    messages = client.conversations_replies(channel=news, ts=parent)["messages"]
+    assert [m["text"] for m in messages] == ["parent", "r0", "r1", "r2"]
+    assert [m["ts"] for m in messages] == [parent, *replies]
+    assert all(m["thread_ts"] == parent for m in messages)
+    assert messages[0]["reply_count"] == 3 and messages[0]["latest_reply"] == replies[-1]
+    history = client.conversations_history(channel=news)["messages"]
+    assert [m["text"] for m in history] == ["unrelated", "parent"]
+    by_reply = client.conversations_replies(channel=news, ts=replies[1])["messages"]
+    assert [m["ts"] for m in by_reply] == [parent, *replies]
+
+
+def test_replies_of_a_lone_message(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """A message without replies comes back alone, with no thread fields."""
+    ts = client.chat_postMessage(channel=news, text="alone")["ts"]
+    (message,) = client.conversations_replies(channel=news, ts=ts)["messages"]
+    assert message["text"] == "alone" and "thread_ts" not in message
+    assert "reply_count" not in message
+
+
+def test_replies_metadata_only_when_asked(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """Replies include metadata only with include_all_metadata."""
+    metadata = {"event_type": "digest", "event_payload": {"id": "d1"}}
+    parent = client.chat_postMessage(channel=news, text="p", metadata=metadata)["ts"]
+    client.chat_postMessage(channel=news, text="r", thread_ts=parent, metadata=metadata)
+    plain = client.conversations_replies(channel=news, ts=parent)["messages"]
+    assert len(plain) == 2 and all("metadata" not in m for m in plain)
+    full = client.conversations_replies(channel=news, ts=parent, include_all_metadata=True)
+    assert [m["metadata"] for m in full["messages"]] == [metadata, metadata]
+
+
+def test_replies_errors(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """Unknown ts, channel name, unknown channel and non-member each fail like Slack."""
+    ts = client.chat_postMessage(channel=news, text="p")["ts"]
+    outside = fake.add_channel("outside", member=False)
+    cases = [
+        ("thread_not_found", news, "1.000001"),
+        ("channel_not_found", "#news", ts),
+        ("channel_not_found", "C9999999", ts),
+        ("not_in_channel", outside, ts),
+    ]
+    for error, channel, thread_ts in cases:
+        err = slack_error(client.conversations_replies, channel=channel, ts=thread_ts)
+        assert err.response["error"] == error
+
+
+def test_replies_private_needs_groups_history() -> None:
+    """Replies in a private channel need groups:history."""
+    with FakeSlack() as fake:
+        secret = fake.add_channel("secret", private=True)
+        client = WebClient(token=fake.token, base_url=fake.url)
+        ts = client.chat_postMessage(channel=secret, text="p")["ts"]
+        err = slack_error(client.conversations_replies, channel=secret, ts=ts)
+        assert (err.response["error"], err.response["needed"]) == (
+            "missing_scope",
+            "groups:history",
+        )
+        fake.scopes.add("groups:history")
+        assert len(client.conversations_replies(channel=secret, ts=ts)["messages"]) == 1
+
+
+def test_replies_bounds_and_pages(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """oldest/latest filter the replies, the parent stays first; later pages omit the parent."""
+    parent, *replies = thread(client, news, 5)
+    resp = client.conversations_replies(
+        channel=news, ts=parent, oldest=replies[0], latest=replies[4], limit=2
+    )
+    assert [m["text"] for m in resp["messages"]] == ["parent", "r1"] and resp["has_more"]
+    cursor = resp["response_metadata"]["next_cursor"]
+    rest = client.conversations_replies(
+        channel=news, ts=parent, oldest=replies[0], latest=replies[4], limit=2, cursor=cursor
+    )
+    assert [m["text"] for m in rest["messages"]] == ["r2", "r3"]
+    assert rest["response_metadata"]["next_cursor"] == ""
+    both = client.conversations_replies(
+        channel=news, ts=parent, oldest=replies[0], latest=replies[1], inclusive=True
+    )
+    assert [m["text"] for m in both["messages"]] == ["parent", "r0", "r1"]
+
+
+def test_channel_id_and_messages_in(fake: FakeSlack, client: WebClient, news: str) -> None:
+    """channel_id and messages_in accept names with or without '#'; replies are included."""
+    other = fake.add_channel("other")
+    assert fake.channel_id("news") == fake.channel_id("#news") == news
+    parent, reply = thread(client, news, 1)
+    client.chat_postMessage(channel=other, text="elsewhere")
+    for ref in (news, "news", "#news"):
+        assert [m["ts"] for m in fake.messages_in(ref)] == [parent, reply]
+    assert fake.messages_in(news)[1]["thread_ts"] == parent
+    fake.messages_in(news)[0]["text"] = "changed"
+    assert fake.messages_in(news)[0]["text"] == "parent"
+    with pytest.raises(KeyError):
+        fake.channel_id("nowhere")
+    with pytest.raises(KeyError):
+        fake.messages_in("#nowhere")
+
+
 def test_conversations_list_pagination(fake: FakeSlack, client: WebClient) -> None:
     """conversations.list pages with cursors; archived and private channels are filtered."""
     names = [f"c{i}" for i in range(5)]

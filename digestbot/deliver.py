@@ -1,0 +1,384 @@
+"""Step 4: post messages to Slack, the way a careful operator would.
+
+- A dead image rejects the whole message (`invalid_blocks` with a json-pointer): the image is
+  removed and the message posted again; after repeated image failures, without any image.
+- `not_in_channel`: join the channel when it is public, then post.
+- 429: every worker pauses for Retry-After and the pace slows; it recovers as posts succeed.
+- 5xx, dropped connections and timeouts are ambiguous (Slack may have accepted the post), so
+  the channel's history is checked for the message's metadata before posting again.
+- Everything else becomes a DeliveryError whose reason says what to do.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryIntervalCalculator
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from digestbot.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "digestbot_digest"
+CHANNEL_INTERVAL = 1.0  # Slack allows about one message a second per channel
+ATTEMPTS = 8  # errors that may or may not have posted (5xx, lost connections)
+RATE_LIMIT_RETRIES = 60  # 429s, each waited out for its Retry-After
+IMAGE_RETRIES = 3
+BACKOFF_CAP = 4.0
+READ_RETRIES = 6
+AMBIGUOUS = (ConnectionError, TimeoutError, URLError, OSError)
+AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+_POINTER = re.compile(r"\[json-pointer:(/[^\]]*)\]")
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where a message landed."""
+
+    ts: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    url: str
+    team: str
+    bot_user: str
+
+
+Locate = Callable[[], Posted | None]
+
+
+def message_metadata(run_id: str, channel: str, part: int, digest: str) -> dict[str, Any]:
+    """Slack message metadata that lets a later run recognise this message in history."""
+    return {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"run": run_id, "channel": channel, "part": part, "digest": digest},
+    }
+
+
+def permalink(workspace: Workspace | None, posted: Posted) -> str:
+    if workspace is None or not workspace.url:
+        return f"ts {posted.ts}"
+    return f"{workspace.url.rstrip('/')}/archives/{posted.channel_id}/p{posted.ts.replace('.', '')}"
+
+
+class _CappedBackoff(RetryIntervalCalculator):
+    """0.25 s, 0.5 s, 1 s, ... at most BACKOFF_CAP: reads retry for seconds, not minutes."""
+
+    def calculate_sleep_duration(self, current_attempt: int) -> float:
+        return min(BACKOFF_CAP, 0.25 * 2**current_attempt) * random.uniform(0.75, 1.0)
+
+
+class Slack:
+    """Slack's Web API as digestbot uses it; safe to share between worker threads."""
+
+    def __init__(
+        self, token: str, base_url: str, *, timeout: float = 15.0, retries: int = READ_RETRIES
+    ) -> None:
+        backoff = _CappedBackoff()
+        self._reads = WebClient(
+            token=token,
+            base_url=base_url,
+            timeout=int(timeout),
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
+                RateLimitErrorRetryHandler(max_retry_count=retries),
+                ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
+            ],
+        )
+        # Posts get no automatic retries: a blind retry after a lost answer doubles a message.
+        self._posts = WebClient(
+            token=token, base_url=base_url, timeout=int(timeout), retry_handlers=[]
+        )
+        self._lock = threading.Lock()
+        self._pause_until = 0.0
+        self._gap = 0.0
+        self._last_any = 0.0
+        self._last_post: dict[str, float] = {}
+        self._ids: dict[str, str] = {}
+
+    def check_auth(self) -> Workspace:
+        """auth.test: a wrong or revoked token fails here, before any channel."""
+        response = self._read("auth.test", self._reads.auth_test)
+        return Workspace(
+            response.get("url", ""), response.get("team", ""), response.get("user_id", "")
+        )
+
+    def channel_ids(self) -> dict[str, str]:
+        """Every channel the bot can see, name -> ID (conversations.list, all pages)."""
+        if self._ids:
+            return dict(self._ids)
+        cursor = None
+        found: dict[str, str] = {}
+        while True:
+            page = self._read(
+                "conversations.list",
+                lambda c=cursor: self._reads.conversations_list(
+                    types="public_channel,private_channel",
+                    limit=1000,
+                    cursor=c,
+                    exclude_archived=False,
+                ),
+            )
+            found.update({ch["name"].lower(): ch["id"] for ch in page.get("channels", [])})
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        self._ids = found
+        return dict(found)
+
+    def know_channels(self, ids: dict[str, str]) -> None:
+        self._ids.update(ids)
+
+    def resolve(self, channel: str) -> str | None:
+        """A channel's ID from its configured name or ID; None when the bot cannot see it."""
+        name = channel.strip().lstrip("#")
+        if re.fullmatch(r"[CGD][A-Z0-9]{6,}", name):
+            return name
+        return self._ids.get(name.lower()) or self.channel_ids().get(name.lower())
+
+    def find(
+        self, channel_id: str, metadata: dict[str, Any], since: float, thread_ts: str | None
+    ) -> Posted | None:
+        """The message carrying this metadata, if it already landed in the channel."""
+        wanted = metadata["event_payload"]
+        cursor = None
+        while True:
+            page = self._read(
+                "conversations.history",
+                lambda c=cursor: self._history(channel_id, since, thread_ts, c),
+            )
+            for message in page.get("messages", []):
+                meta = message.get("metadata") or {}
+                if meta.get("event_type") == EVENT_TYPE and meta.get("event_payload") == wanted:
+                    return Posted(message["ts"], channel_id)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def _history(
+        self, channel_id: str, since: float, thread_ts: str | None, cursor: str | None
+    ) -> Any:
+        if thread_ts:
+            return self._reads.conversations_replies(
+                channel=channel_id,
+                ts=thread_ts,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+        return self._reads.conversations_history(
+            channel=channel_id,
+            oldest=f"{since:.6f}",
+            include_all_metadata=True,
+            limit=200,
+            cursor=cursor,
+        )
+
+    def post(self, channel: str, arguments: dict[str, Any], locate: Locate) -> Posted:
+        """chat.postMessage with every recovery above; DeliveryError when it cannot be done."""
+        arguments = {**arguments, "channel": channel}
+        failures = image_failures = rate_limited = 0
+        joined = False
+        while failures < ATTEMPTS and rate_limited < RATE_LIMIT_RETRIES:
+            self._wait_turn(channel)
+            try:
+                response = self._posts.chat_postMessage(**arguments)
+            except SlackApiError as error:
+                response = error.response
+                status, code = response.status_code, response.get("error", "")
+                if status == 429:
+                    rate_limited += 1
+                    self._slow_down(_retry_after(response))
+                    continue
+                if status >= 500:
+                    failures += 1
+                    found = self._after_ambiguous(channel, locate, failures, f"HTTP {status}")
+                    if found:
+                        return found
+                    continue
+                if code == "invalid_blocks" and _image_failed(response):
+                    image_failures += 1
+                    arguments["blocks"] = _without_image(
+                        arguments["blocks"], response, everything=image_failures >= IMAGE_RETRIES
+                    )
+                    log.warning("image rejected channel=%s failures=%d", channel, image_failures)
+                    continue
+                if code == "not_in_channel" and not joined:
+                    joined = True
+                    self._join(channel)
+                    continue
+                raise DeliveryError(explain(code, channel, response.data), code=code) from None
+            except AMBIGUOUS as error:
+                failures += 1
+                found = self._after_ambiguous(channel, locate, failures, type(error).__name__)
+                if found:
+                    return found
+                continue
+            self._landed(channel)
+            return Posted(response["ts"], response["channel"])
+        raise DeliveryError(
+            f"Slack kept refusing or failing ({failures} errors, {rate_limited} rate limits); "
+            "run `digestbot send` again later",
+            code="unavailable",
+            retryable=True,
+        )
+
+    def _after_ambiguous(
+        self, channel: str, locate: Locate, failures: int, what: str
+    ) -> Posted | None:
+        log.warning("post answer lost channel=%s failures=%d cause=%s", channel, failures, what)
+        found = locate()
+        if found:
+            log.info("post had landed channel=%s ts=%s", channel, found.ts)
+            return found
+        time.sleep(min(BACKOFF_CAP, 0.25 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0))
+        return None
+
+    def _join(self, channel: str) -> None:
+        channel_id = self.resolve(channel)
+        if channel_id is None:
+            raise DeliveryError(explain("channel_not_found", channel, {}), code="channel_not_found")
+        try:
+            self._reads.conversations_join(channel=channel_id)
+        except SlackApiError as error:
+            code = error.response.get("error", "")
+            if code == "method_not_supported_for_channel_type":
+                code = "not_in_channel"
+            raise DeliveryError(explain(code, channel, error.response.data), code=code) from None
+        log.info("joined channel=%s id=%s", channel, channel_id)
+
+    def _read(self, method: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except SlackApiError as error:
+            code = error.response.get("error", "") or f"HTTP {error.response.status_code}"
+            raise DeliveryError(explain(code, method, error.response.data), code=code) from None
+        except (*AMBIGUOUS, ValueError) as error:
+            raise DeliveryError(
+                f"cannot reach Slack for {method} ({type(error).__name__}): check SLACK_API_URL "
+                "and the network, then try again",
+                code="unreachable",
+                retryable=True,
+            ) from None
+
+    def _wait_turn(self, channel: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(
+                now,
+                self._pause_until,
+                self._last_any + self._gap,
+                self._last_post.get(channel, -CHANNEL_INTERVAL) + CHANNEL_INTERVAL,
+            )
+            self._last_any = start
+        if start > now:
+            time.sleep(start - now)
+
+    def _slow_down(self, retry_after: float) -> None:
+        with self._lock:
+            self._pause_until = max(self._pause_until, time.monotonic() + retry_after)
+            self._gap = min(max(self._gap * 2, 0.25), 2.0)
+        log.warning("rate limited retry_after=%.0f gap=%.2f", retry_after, self._gap)
+
+    def _landed(self, channel: str) -> None:
+        # Only messages that land count against the channel's one-a-second pace.
+        with self._lock:
+            self._last_post[channel] = time.monotonic()
+            self._gap = self._gap * 0.9 if self._gap > 0.02 else 0.0
+
+
+def explain(code: str, where: str, body: Any) -> str:
+    """Slack's error code in plain words, with what to do about it."""
+    if code in AUTH_ERRORS:
+        return "the token is invalid or revoked: set SLACK_BOT_TOKEN to the app's bot token"
+    reasons = {
+        "channel_not_found": (
+            f"{where} was not found: check the name, or invite the bot if it is private"
+        ),
+        "not_in_channel": f"the bot is not in {where}: invite the bot to {where}",
+        "is_archived": f"{where} is archived: unarchive it or remove it from the config",
+        "missing_scope": (
+            f"the app lacks the {(body or {}).get('needed', 'needed')} scope: add it in the app's "
+            "settings and reinstall the app"
+        ),
+        "restricted_action": (
+            f"the bot may not post in {where}: check the channel's posting permissions"
+        ),
+        "ratelimited": "Slack's rate limit kept refusing the message: try again later",
+        "rate_limited": "the workspace's message cap is reached: try again later",
+    }
+    if code in reasons:
+        return reasons[code]
+    if code in ("invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"):
+        details = "; ".join((body or {}).get("errors", [])) or code
+        return f"Slack rejected the message's blocks ({details})"
+    return f"Slack answered {code or 'an error'} for {where}"
+
+
+def _retry_after(response: Any) -> float:
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", 1)))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _image_failed(response: Any) -> bool:
+    return any("image" in message for message in response.get("errors") or [])
+
+
+def _without_image(blocks: list[dict[str, Any]], response: Any, *, everything: bool) -> list[Any]:
+    """The blocks without the image Slack could not download (or without any image)."""
+    pointers = [_POINTER.search(m) for m in response.get("errors") or []]
+    paths = [p.group(1).split("/")[2:] for p in pointers if p and p.group(1).startswith("/blocks/")]
+    if everything or not paths:
+        return strip_images(blocks)
+    return remove_at(blocks, paths[0][:-1] if paths[0][-1] == "image_url" else paths[0])
+
+
+def remove_at(blocks: list[Any], path: list[str]) -> list[Any]:
+    """Remove the object at a json-pointer path (below /blocks); empty contexts go too."""
+    blocks = copy.deepcopy(blocks)
+    parent: Any = blocks
+    for step in path[:-1]:
+        parent = parent[int(step)] if isinstance(parent, list) else parent[step]
+    last = path[-1]
+    if isinstance(parent, list):
+        del parent[int(last)]
+    else:
+        parent.pop(last, None)
+    return [b for b in blocks if not (b.get("type") == "context" and not b.get("elements"))]
+
+
+def strip_images(blocks: list[Any]) -> list[Any]:
+    """Every image gone: image blocks, accessories and context images."""
+    kept = []
+    for block in blocks:
+        if block.get("type") == "image":
+            continue
+        block = dict(block)
+        if (block.get("accessory") or {}).get("type") == "image":
+            del block["accessory"]
+        if block.get("type") == "context":
+            block["elements"] = [e for e in block["elements"] if e.get("type") != "image"]
+            if not block["elements"]:
+                continue
+        kept.append(block)
+    return kept

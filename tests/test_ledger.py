@@ -1,0 +1,196 @@
+"""The ledger: claims are locks, parts and articles are recorded, dead owners are taken over."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from digestbot.errors import LedgerError
+from digestbot.ledger import (
+    DELIVERED,
+    PENDING,
+    STALE_AFTER,
+    Ledger,
+    channel_key,
+    deliveries,
+    owner_alive,
+    schema_version,
+)
+
+PAYLOAD = {
+    "channel": "#ai-news",
+    "messages": [{"text": "one"}, {"text": "two"}],
+    "articles": [[["https://a.example/1", "first"]], [["https://a.example/2", "second"]]],
+}
+
+
+@pytest.fixture
+def ledger(database_url: str):
+    opened = Ledger(database_url)
+    yield opened
+    opened.close()
+
+
+def test_claim_is_unique(ledger: Ledger) -> None:
+    """The first claim of (run, channel) wins; later ones get the existing row."""
+    first, created = ledger.claim("run-1", "#AI-News", "ai", PAYLOAD)
+    again, created_again = ledger.claim("run-1", "ai-news", "ai", {"other": True})
+    assert created and not created_again
+    assert again.payload == PAYLOAD and again.status == PENDING and again.channel == "ai-news"
+
+
+def test_concurrent_claims_from_threads(ledger: Ledger) -> None:
+    """Twenty threads claiming the same run and channel: exactly one creates the claim."""
+    results: list[bool] = []
+    barrier = threading.Barrier(20)
+
+    def claim() -> None:
+        barrier.wait()
+        results.append(ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)[1])
+
+    threads = [threading.Thread(target=claim) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 19 + [True]
+
+
+CLAIMER = """
+import sys
+from digestbot.ledger import Ledger
+ledger = Ledger(sys.argv[1])
+print(ledger.claim("run-1", "#ai-news", "ai", {"messages": [], "articles": []})[1])
+"""
+
+
+def test_concurrent_claims_from_processes(database_url: str) -> None:
+    """Four processes claiming at once: exactly one of them gets the claim."""
+    Ledger(database_url).close()  # create the tables first, as any first run does
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, database_url], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    answers = sorted(proc.communicate()[0].strip() for proc in procs)
+    assert answers == ["False", "False", "False", "True"]
+
+
+def test_parts_record_articles_as_seen(ledger: Ledger) -> None:
+    """Each landed part records its articles as sent; pending claims count as seen too."""
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    pending = ledger.seen("#ai-news")
+    assert pending.urls == {"https://a.example/1", "https://a.example/2"}
+    ledger.record_part(claim, ["1.1"], "C1")
+    ledger.finish(claim, "failed", error="part two failed")
+    seen = ledger.seen("ai-news")
+    assert seen.urls == {"https://a.example/1"} and seen.titles == {"first"}
+    assert ledger.seen("#general").urls == frozenset()
+    stored = ledger.get("run-1", "#ai-news")
+    assert stored and stored.posted == ["1.1"] and stored.channel_id == "C1"
+    assert stored.error == "part two failed"
+
+
+def test_take_over_is_a_compare_and_swap(ledger: Ledger) -> None:
+    """Of two processes taking over the same claim, only one succeeds."""
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    other = Ledger(ledger.url)
+    try:
+        assert other.take_over(claim) is not None
+        assert ledger.take_over(claim) is None
+    finally:
+        other.close()
+
+
+def _exit_quickly() -> None:
+    pass
+
+
+def test_orphaned_claims(ledger: Ledger) -> None:
+    """Claims of dead processes and stale other hosts are orphaned; live and idle-own ones not."""
+    process = multiprocessing.get_context("spawn").Process(target=_exit_quickly)
+    process.start()
+    process.join()
+    host = socket.gethostname()
+    now = time.time()
+    owners = {
+        "dead": f"{host}:{process.pid}:1",
+        "alive": f"{host}:1:0",
+        "stale": "elsewhere:1:0",
+        "fresh": "elsewhere:2:0",
+    }
+    with ledger.engine.begin() as db:
+        for name, owner in owners.items():
+            beat = now - STALE_AFTER - 5 if name == "stale" else now
+            db.execute(
+                deliveries.insert().values(
+                    run_id=name,
+                    channel="c",
+                    digest="ai",
+                    status=PENDING,
+                    owner=owner,
+                    heartbeat=beat,
+                    claimed_at=now,
+                    posted="[]",
+                    payload=json.dumps(PAYLOAD),
+                )
+            )
+    assert {claim.run_id for claim in ledger.orphaned(["ai"])} == {"dead", "stale"}
+    assert ledger.orphaned(["other"]) == []
+
+
+def test_own_idle_claim_is_abandoned_but_not_while_working(ledger: Ledger) -> None:
+    """A claim of this process counts as abandoned only when no thread is delivering it."""
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    assert ledger.abandoned(claim)
+    with ledger.working(claim):
+        assert not ledger.abandoned(claim)
+    ledger.finish(claim, DELIVERED)
+    assert not ledger.abandoned(ledger.get("run-1", "#ai-news"))
+
+
+def test_owner_alive_for_this_process() -> None:
+    """This very process is alive; a pid that never existed is not."""
+    from digestbot.ledger import owner_id
+
+    assert owner_alive(owner_id(), 0, time.time())
+    assert not owner_alive(f"{socket.gethostname()}:999999999:1", 0, time.time())
+
+
+def test_newer_schema_is_refused(database_url: str) -> None:
+    """A state store written by a newer digestbot is not touched."""
+    Ledger(database_url).close()
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.begin() as db:
+        db.execute(schema_version.update().values(version=99))
+    engine.dispose()
+    with pytest.raises(LedgerError, match="schema version 99.*upgrade digestbot"):
+        Ledger(database_url)
+
+
+def test_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
+    """A state store that cannot be opened says so without a traceback or the password."""
+    url = "postgresql+psycopg://user:s3cret@127.0.0.1:1/db"
+    with pytest.raises(LedgerError) as caught:
+        Ledger(url)
+    assert "cannot open the state store" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("channel", "key"),
+    [("#AI-News", "ai-news"), ("general", "general"), ("C024BE91L", "C024BE91L")],
+)
+def test_channel_key(channel: str, key: str) -> None:
+    """Channel names are keyed without '#' in lower case; IDs as they are."""
+    assert channel_key(channel) == key
