@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import itertools
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -25,7 +27,7 @@ from digestbot.index import ArticleIndex, Skipped
 from digestbot.pipeline import ChannelPlan, Library, SeenLookup, plan
 
 if TYPE_CHECKING:
-    from digestbot.ledger import Ledger
+    from digestbot.ledger import Claim, Ledger
 
 SKIPPED_SHOWN = 10
 
@@ -75,13 +77,17 @@ class Context:
 
         return Ledger(self.settings.database_url)
 
-    def seen(self, force: bool = False) -> SeenLookup | None:
-        """What each channel already had, from the ledger; None when there is nothing to leave
-        out (--force, or a SQLite state store that does not exist yet: reading creates none)."""
+    def existing_ledger(self) -> Ledger | None:
+        """The state store if there is one: commands that only read never create it."""
         url = self.settings.database_url
-        if force or (url.startswith("sqlite:///") and not Path(url[10:]).is_file()):
+        if url.startswith("sqlite:///") and not Path(url[10:]).is_file():
             return None
-        return self.ledger().seen
+        return self.ledger()
+
+    def seen(self, force: bool = False) -> SeenLookup | None:
+        """What each channel already had (None: nothing to leave out)."""
+        ledger = None if force else self.existing_ledger()
+        return ledger.seen if ledger else None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -174,6 +180,80 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the scheduler: post every digest on its schedule until stopped (SIGTERM, Ctrl-C).
+
+    Digests missed while the bot was down are delivered at start when their time lies within
+    their catch_up window; edits to the config apply without a restart. Without
+    SLACK_BOT_TOKEN it runs as a dry run and prints each digest when it fires.
+
+    Example: digestbot run
+    """
+    from digestbot.worker import Worker
+
+    worker = Worker(args.settings, printer=_print_plans)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop.set())
+    worker.start()
+    worker.serve()
+    return 0
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    """Print a digest's next fire times, one ISO 8601 timestamp per line, in its timezone.
+
+    Example: digestbot next ai-daily --count 10
+    """
+    from digestbot.schedule import CrontabTrigger
+
+    context = Context(args.settings)
+    [digest] = context.config.pick([args.name])
+    if digest.schedule is None:
+        raise DigestbotError(f"{digest.name} has no schedule: it is only sent by hand")
+    trigger = CrontabTrigger(digest.schedule, context.config.digest_timezone(digest))
+    for moment in itertools.islice(trigger.fire_times(context.as_of(args.as_of)), args.count):
+        print(moment.isoformat())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show each digest's next run and the last delivery to each of its channels.
+
+    Example: digestbot status
+    """
+    from digestbot.ledger import channel_key
+    from digestbot.schedule import CrontabTrigger
+
+    context = Context(args.settings)
+    now = context.as_of(None)
+    ledger = context.existing_ledger()
+    latest = {(c.digest, c.channel): c for c in ledger.latest()} if ledger else {}
+    for digest in context.config.digests.values():
+        zone = context.config.digest_timezone(digest)
+        if digest.schedule:
+            upcoming = next(CrontabTrigger(digest.schedule, zone).fire_times(now), None)
+            when = (
+                f"next {upcoming.isoformat() if upcoming else 'never'} ({digest.schedule}, {zone})"
+            )
+        else:
+            when = "sent by hand only"
+        print(f"{digest.name}: {when}")
+        for channel in digest.channels:
+            claim = latest.get((digest.name, channel_key(channel)))
+            print(f"  {channel}: {_last_delivery(claim, zone) if claim else 'never delivered'}")
+    return 0
+
+
+def _last_delivery(claim: Claim, zone: tzinfo) -> str:
+    moment = datetime.fromtimestamp(claim.finished_at or claim.claimed_at, zone)
+    parts = claim.posted
+    count = sum(len(claim.payload["articles"][index]) for index in range(len(parts)))
+    result = claim.status + (f" ({claim.error})" if claim.error else "")
+    return (
+        f"{moment.isoformat(timespec='seconds')} {result}, {count} article(s), run {claim.run_id}"
+    )
+
+
 def _post_arguments(plans: Sequence[ChannelPlan]) -> list[dict[str, object]]:
     posts: list[dict[str, object]] = []
     for channel_plan in plans:
@@ -222,6 +302,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "preview": cmd_preview,
     "send": cmd_send,
+    "run": cmd_run,
+    "next": cmd_next,
+    "status": cmd_status,
 }
 
 
@@ -274,19 +357,24 @@ def _send_arguments(parser: argparse.ArgumentParser) -> None:
     _add_as_of(parser)
 
 
+def _next_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the digest")
+    parser.add_argument("--count", type=int, default=5, metavar="N", help="how many (default 5)")
+    _add_as_of(parser, "start counting from this ISO 8601 time (default: now)")
+
+
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "preview": _preview_arguments,
     "send": _send_arguments,
+    "next": _next_arguments,
 }
 
 
-def _add_as_of(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--as-of",
-        type=_datetime,
-        metavar="DATETIME",
-        help="build the digest as of this ISO 8601 time (default: now)",
-    )
+def _add_as_of(
+    parser: argparse.ArgumentParser,
+    help: str = "build the digest as of this ISO 8601 time (default: now)",
+) -> None:
+    parser.add_argument("--as-of", type=_datetime, metavar="DATETIME", help=help)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

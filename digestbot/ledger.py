@@ -35,6 +35,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -45,6 +46,7 @@ from digestbot.selection import Seen
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+_SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises table creation
 STALE_AFTER = 90.0  # seconds without a heartbeat before another host may take over a claim
 PENDING, DELIVERED, EMPTY, FAILED = "pending", "delivered", "empty", "failed"
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
@@ -178,7 +180,7 @@ class Ledger:
                 "PostgreSQL needs `pip install 'digestbot[postgres]'`"
             ) from None
         try:
-            metadata.create_all(self.engine)
+            self._create_tables()
             self._check_version()
         except (SQLAlchemyError, LedgerError) as error:
             self.engine.dispose()
@@ -210,6 +212,14 @@ class Ledger:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _create_tables(self) -> None:
+        # Replicas starting together on an empty database would race to create the tables;
+        # one transaction holding a lock (SQLite: BEGIN IMMEDIATE) lets one of them do it.
+        with self.engine.begin() as db:
+            if db.dialect.name == "postgresql":
+                db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            metadata.create_all(db)
 
     def _check_version(self) -> None:
         with self.engine.begin() as db:
