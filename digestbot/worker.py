@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from digestbot import slash
 from digestbot.config import Config, DigestConfig, Settings, load_config
 from digestbot.deliver import Slack
 from digestbot.errors import ConfigError
@@ -43,6 +45,7 @@ class Worker:
     """The scheduler and everything that keeps it honest."""
 
     def __init__(self, settings: Settings, printer: Printer) -> None:
+        slash.check_settings(settings)
         self.settings = settings
         self.printer = printer
         self.path = settings.config_path
@@ -58,6 +61,7 @@ class Worker:
             slack = Slack(token, settings.slack_api_url)
             self.sender = Sender(self.config, self.ledger, slack, stop=self.stop)
         self.scheduler = BackgroundScheduler(timezone=UTC)
+        self._transports: list[slash.HttpServer | slash.SocketMode] = []
 
     def start(self) -> None:
         """Check the token, schedule every digest, and deliver runs missed while down."""
@@ -77,6 +81,21 @@ class Worker:
         for name, when in self.next_runs():
             log.info("next run digest=%s at=%s", name, when.isoformat())
         self._catch_up(list(self.config.digests.values()))
+        self._start_transports()
+
+    def _start_transports(self) -> None:
+        """The /digest command over Socket Mode (SLACK_APP_TOKEN) or HTTP, and /healthz (PORT)."""
+        settings = self.settings
+        app = None
+        if settings.slack_app_token or settings.port:
+            app = slash.create_app(self, settings)
+        if settings.slack_app_token and app:
+            self._transports.append(slash.SocketMode(app, settings))
+            app = None  # Socket Mode instead of the HTTP endpoint
+        if settings.port:
+            self._transports.append(slash.HttpServer(self, app, settings.port))
+        for transport in self._transports:
+            transport.start()
 
     def serve(self) -> None:
         """Run until `stop` is set (SIGTERM, SIGINT), reloading the config when it changes."""
@@ -88,6 +107,9 @@ class Worker:
 
     def shutdown(self) -> None:
         self.stop.set()
+        for transport in self._transports:
+            transport.stop()
+        self._transports.clear()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.ledger:
@@ -98,6 +120,21 @@ class Worker:
         return [
             (job.id, job.next_run_time) for job in self.scheduler.get_jobs() if job.next_run_time
         ]
+
+    @contextmanager
+    def library(self) -> Iterator[Library]:
+        """The articles, indexed afresh for one run."""
+        with ArticleIndex(self.config.articles, self.settings.cache_dir) as index:
+            yield Library(index)
+
+    def next_run(self, name: str) -> datetime | None:
+        job = self.scheduler.get_job(name)
+        return job.next_run_time if job else None
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """For /healthz: alive while the scheduler runs, with digests loaded and the next run."""
+        alive = self.scheduler.running and not self.stop.is_set()
+        return alive, slash.health_body(self.config, self.next_runs())
 
     def fire(self, name: str) -> None:
         """The job: deliver the run for the digest's latest scheduled time, as configured now."""
@@ -112,8 +149,7 @@ class Worker:
     def deliver(self, digest: DigestConfig, at: datetime) -> None:
         log.info("fired digest=%s scheduled=%s", digest.name, at.isoformat())
         run = Run.scheduled_at(digest, at)
-        with ArticleIndex(self.config.articles, self.settings.cache_dir) as index:
-            library = Library(index)
+        with self.library() as library:
             if self.sender is None:
                 self.printer(plan(self.config, library, [digest], at))
                 return

@@ -7,6 +7,14 @@ channel membership, Block Kit limits, image "downloads" and rate limits, with Sl
 shapes. Tests inject network failures (`fail_next`, `fail_rate`) and then assert on what Slack
 accepted: `posts`, `messages_in(channel)` (or `channels[id].messages`), `responses`, and on
 every request in `calls`.
+
+Socket Mode: `apps.connections.open` (app-level token `fake.app_token`) hands out
+`ws://127.0.0.1:PORT/socket/<n>`, served by a minimal RFC 6455 WebSocket server on the same port.
+A connecting client gets Slack's `hello`; `send_slash_command` pushes an envelope to it, and what
+it sends back lands in `socket_acks` (`wait_for_ack`). Close Socket Mode clients before `stop()`:
+stop sends close frames, and a client that auto-reconnects tries again (and logs errors) at its
+next ping_interval.
+`close_socket_client` closes slack-sdk's builtin client (or a Bolt SocketModeHandler) quickly.
 """
 
 from __future__ import annotations
@@ -14,13 +22,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import hashlib
 import json
 import math
 import random
 import socket
+import struct
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +50,7 @@ DEFAULT_SCOPES = frozenset(
         "commands",
     }
 )
-TEAM_ID, BOT_USER_ID, BOT_ID = "T0001", "U0BOT", "B0001"
+TEAM_ID, BOT_USER_ID, BOT_ID, APP_ID = "T0001", "U0BOT", "B0001", "A0001"
 MAX_PAGE = 1000  # Slack caps `limit` on list methods at about 1000
 
 # (status, body, extra headers); a str body is sent as text/plain (response URLs answer "ok").
@@ -263,6 +274,108 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any]) -> tuple[list[Any
     return items[start:end], following
 
 
+# --- WebSocket (RFC 6455), just enough for Socket Mode ----------------------------------------
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+CLOSE_WAIT = 1.0  # seconds stop() lets a client answer a close frame before cutting it off
+
+
+def ws_accept(key: str) -> str:
+    """The Sec-WebSocket-Accept value for a Sec-WebSocket-Key."""
+    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+
+
+def ws_frame(opcode: int, data: bytes) -> bytes:
+    """One final, unmasked frame (servers never mask)."""
+    size = len(data)
+    if size < 126:
+        head = struct.pack("!BB", 0x80 | opcode, size)
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+    return head + data
+
+
+class ProtocolError(Exception):
+    """The client broke RFC 6455; the connection is closed with `code`."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+def _read_exactly(stream: Any, size: int) -> bytes:
+    data = stream.read(size) if size else b""
+    if len(data) < size:
+        raise EOFError
+    return data
+
+
+def ws_read_frame(stream: Any) -> tuple[bool, int, bytes]:
+    """(fin, opcode, unmasked payload) of the next client frame; EOFError when the peer is gone."""
+    b1, b2 = _read_exactly(stream, 2)
+    fin, opcode, size = bool(b1 & 0x80), b1 & 0x0F, b2 & 0x7F
+    if size == 126:
+        (size,) = struct.unpack("!H", _read_exactly(stream, 2))
+    elif size == 127:
+        (size,) = struct.unpack("!Q", _read_exactly(stream, 8))
+    if not b2 & 0x80:
+        raise ProtocolError(1002, "client frames must be masked")
+    if b1 & 0x70:
+        raise ProtocolError(1002, "no extension negotiated")
+    if opcode >= 0x8 and (size > 125 or not fin):
+        raise ProtocolError(1002, "bad control frame")
+    mask = _read_exactly(stream, 4)
+    data = _read_exactly(stream, size)
+    key = (mask * (size // 4 + 1))[:size]
+    data = (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
+    return fin, opcode, data
+
+
+class _WebSocket:
+    """The server end of one Socket Mode connection; `send` may be called from any thread."""
+
+    def __init__(self, sock: socket.socket, number: int) -> None:
+        self.sock, self.number = sock, number
+        self.thread = threading.current_thread()  # the handler thread serving it
+        self.ready = False  # hello sent
+        self.close_sent = False
+        self._send_lock = threading.Lock()
+
+    def send(self, opcode: int, data: bytes) -> None:
+        with self._send_lock:
+            if self.close_sent:
+                raise ConnectionError("WebSocket is closing")
+            self.close_sent = opcode == OP_CLOSE
+            self.sock.sendall(ws_frame(opcode, data))
+
+    def send_text(self, text: str) -> None:
+        self.send(OP_TEXT, text.encode())
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Send a close frame unless one was sent already; a gone client is fine."""
+        with contextlib.suppress(OSError):
+            self.send(OP_CLOSE, struct.pack("!H", code) + reason.encode())
+
+    def cut(self) -> None:
+        """Hang up without waiting for the client (wakes the handler thread's read)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+
+def close_socket_client(client: Any) -> None:
+    """Close slack-sdk's builtin SocketModeClient (or a Bolt SocketModeHandler) without its 1 s
+    wait: its message loop blocks in `message_queue.get(timeout=1)` and only then sees `closed`,
+    so mark it closed and wake it before close(). (The fake's pings end its other wait, a
+    blocking recv of up to 3 s.)"""
+    sm = getattr(client, "client", client)  # SocketModeHandler.client is the SocketModeClient
+    sm.closed = True
+    sm.message_queue.put(None)  # process_message skips None
+    client.close()
+
+
 # --- the fake -------------------------------------------------------------------------------
 
 
@@ -273,6 +386,7 @@ class FakeSlack:
         self,
         *,
         token: str = "xoxb-fake-token",
+        app_token: str = "xapp-1-fake-app-token",
         latency: float = 0.0,
         seed: int = 0,
         scopes: set[str] | None = None,
@@ -281,7 +395,7 @@ class FakeSlack:
         workspace_per_minute: int | None = None,
         workspace_burst: int = 10,
     ) -> None:
-        self.token, self.latency = token, latency
+        self.token, self.app_token, self.latency = token, app_token, latency
         self.scopes: set[str] = set(DEFAULT_SCOPES if scopes is None else scopes)
         self.channels: dict[str, FakeChannel] = {}
         self.broken_images: set[str] = set()
@@ -310,6 +424,13 @@ class FakeSlack:
         self._thread: threading.Thread | None = None
         self._last_ts_us = 0
         self._answers: list[tuple[str, int]] = []
+        self.socket_acks: list[dict[str, Any]] = []  # every message Socket Mode clients sent
+        self._sockets: list[_WebSocket] = []  # open WebSocket connections, oldest first
+        self._socket_urls = 0  # socket URLs issued by apps.connections.open
+        # Slack pings Socket Mode clients; so does the fake, often, because each ping wakes the
+        # builtin client's blocking recv, which otherwise holds up its close() for up to 3 s.
+        self.socket_ping_interval = 0.1
+        self._pinger: threading.Thread | None = None
 
     # lifecycle
 
@@ -324,14 +445,28 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the listening socket; safe to call twice."""
+        """Stop serving, close the listening socket, then close every WebSocket connection
+        (close frame 1001, and a hang-up if the client does not leave within CLOSE_WAIT seconds)
+        and wait for their threads; safe to call twice."""
         self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
-            self._server.server_close()
+            self._server.server_close()  # first, so a reconnecting client is refused at once
         if self._thread is not None:
             self._thread.join()
         self._server = self._thread = None
+        with self._lock:  # no connection registers, nor pinger starts, once _stopping is set
+            sockets, pinger, self._pinger = list(self._sockets), self._pinger, None
+        if pinger is not None:
+            pinger.join()
+        for ws in sockets:
+            ws.close(1001, "going away")
+        deadline = time.monotonic() + CLOSE_WAIT
+        for ws in sockets:
+            ws.thread.join(max(0.0, deadline - time.monotonic()))
+            if ws.thread.is_alive():
+                ws.cut()
+                ws.thread.join()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -412,6 +547,104 @@ class FakeSlack:
         with self._changed:
             return self._changed.wait_for(lambda: len(self.posts) >= n, timeout)
 
+    # Socket Mode
+
+    def socket_connected(self, timeout: float = 10) -> bool:
+        """Block until a Socket Mode client is connected (its hello sent); False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: any(ws.ready for ws in self._sockets), timeout)
+
+    def send_slash_command(self, payload: dict[str, Any]) -> str:
+        """Push a slash_commands envelope to the newest connection; returns its envelope_id.
+
+        `payload` is sent as given (command, text, user_id, response_url, ...).
+        RuntimeError when no client is connected.
+        """
+        envelope_id = str(uuid.uuid4())
+        self._send_envelope(
+            {
+                "envelope_id": envelope_id,
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": payload,
+            }
+        )
+        return envelope_id
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 5) -> dict[str, Any] | None:
+        """Block until the client acknowledged `envelope_id`; that ack, or None on timeout."""
+
+        def find() -> dict[str, Any] | None:
+            return next((a for a in self.socket_acks if a.get("envelope_id") == envelope_id), None)
+
+        with self._changed:
+            self._changed.wait_for(lambda: find() is not None, timeout)
+            return find()
+
+    def _send_envelope(self, envelope: dict[str, Any]) -> None:
+        with self._lock:
+            ready = [ws for ws in self._sockets if ws.ready]
+        if not ready:
+            raise RuntimeError("no Socket Mode client is connected")
+        ready[-1].send_text(json.dumps(envelope))
+
+    def _socket_number(self, path: str) -> int | None:
+        """The connection number of an issued `/socket/<n>` path; None for any other path."""
+        number = path.removeprefix("/socket/")
+        if not number.isdigit() or not 0 < int(number) <= self._socket_urls:
+            return None
+        return int(number)
+
+    def _socket_opened(self, ws: _WebSocket) -> None:
+        """Register a connection and greet it with Slack's hello (called by its handler)."""
+        with self._lock:
+            if self._stopping.is_set():  # stop() has already taken its list of connections
+                raise ConnectionAbortedError("FakeSlack is stopping")
+            self._sockets.append(ws)
+            count = len(self._sockets)
+            if self._pinger is None:
+                self._pinger = threading.Thread(target=self._ping_sockets, daemon=True)
+                self._pinger.start()
+        hello = {
+            "type": "hello",
+            "num_connections": count,
+            "debug_info": {
+                "host": "applink-fake",
+                "build_number": 1,
+                "approximate_connection_time": 18060,
+            },
+            "connection_info": {"app_id": APP_ID},
+        }
+        ws.send_text(json.dumps(hello))
+        with self._lock:
+            ws.ready = True
+            self._changed.notify_all()
+
+    def _ping_sockets(self) -> None:
+        """Ping every ready connection each `socket_ping_interval` seconds until stop()."""
+        while not self._stopping.wait(self.socket_ping_interval):
+            with self._lock:
+                ready = [ws for ws in self._sockets if ws.ready]
+            for ws in ready:
+                with contextlib.suppress(OSError):  # closing: its handler cleans up
+                    ws.send(OP_PING, b"fake")
+
+    def _socket_closed(self, ws: _WebSocket) -> None:
+        with self._lock:
+            if ws in self._sockets:
+                self._sockets.remove(ws)
+            self._changed.notify_all()
+
+    def _socket_message(self, text: str) -> None:
+        """A text message from a client: an ack (envelope_id, maybe payload) or anything else."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        with self._lock:
+            self.socket_acks.append(message if isinstance(message, dict) else {"raw": text})
+            self._changed.notify_all()
+
     # request plumbing (called from handler threads)
 
     def _pause(self, seconds: float) -> None:
@@ -449,7 +682,10 @@ class FakeSlack:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         try:
             with self._lock:
-                self._authenticate(params, authorization)
+                if method == "apps.connections.open":
+                    self._authenticate_app(params, authorization)
+                else:
+                    self._authenticate(params, authorization)
                 body = handler(params)
                 post = self.posts[-1] if method == "chat.postMessage" else None
         except ApiError as err:
@@ -461,6 +697,7 @@ class FakeSlack:
     def _methods(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._connections_open,
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
             "conversations.list": self._conversations_list,
@@ -472,14 +709,29 @@ class FakeSlack:
 
     # checks shared by the methods (all run with the lock held)
 
-    def _authenticate(self, params: dict[str, Any], authorization: str) -> None:
+    @staticmethod
+    def _token(params: dict[str, Any], authorization: str) -> str:
         token = params.get("token") or authorization.removeprefix("Bearer ").strip()
         if not token:
             raise ApiError("not_authed")
+        return str(token)
+
+    def _authenticate(self, params: dict[str, Any], authorization: str) -> None:
+        token = self._token(params, authorization)
+        if token == self.app_token:
+            raise ApiError("not_allowed_token_type")
         if token != self.token:
             raise ApiError("invalid_auth")
         if self.revoked:
             raise ApiError("token_revoked")
+
+    def _authenticate_app(self, params: dict[str, Any], authorization: str) -> None:
+        """apps.connections.open takes only the app-level token."""
+        token = self._token(params, authorization)
+        if token == self.token:
+            raise ApiError("not_allowed_token_type")
+        if token != self.app_token:
+            raise ApiError("invalid_auth")
 
     def _need(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -558,6 +810,10 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._socket_urls += 1
+        return {"url": f"{self.origin.replace('http', 'ws', 1)}/socket/{self._socket_urls}"}
 
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         self._need("chat:write")
@@ -744,8 +1000,60 @@ class _Handler(BaseHTTPRequestHandler):
         """Silenced: test output should only show failures."""
 
     def do_GET(self) -> None:
-        """slack-sdk always POSTs, but Slack accepts GET with a query string too."""
-        self.do_POST()
+        """WebSocket upgrades; otherwise as POST (Slack accepts GET with a query string too)."""
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            self._websocket()
+        else:
+            self.do_POST()
+
+    def _websocket(self) -> None:
+        """Handshake on an issued /socket/<n>, hello, then serve frames until either side closes."""
+        fake = self.server.fake
+        self.close_connection = True  # never read another HTTP request off this connection
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        number = fake._socket_number(urlsplit(self.path).path)
+        if number is None:
+            self._send((404, "not found", {}))
+            return
+        if not key or self.headers.get("Sec-WebSocket-Version") != "13":
+            self._send((400, "bad WebSocket handshake", {}))
+            return
+        self.protocol_version = "HTTP/1.1"  # for the status line of the 101
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", ws_accept(key))
+        self.end_headers()
+        ws = _WebSocket(self.connection, number)
+        try:
+            fake._socket_opened(ws)
+            self._serve_frames(ws)
+        except (OSError, EOFError):  # the client hung up, or stop() cut it off
+            pass
+        except ProtocolError as err:
+            ws.close(err.code, str(err))
+        finally:
+            fake._socket_closed(ws)
+
+    def _serve_frames(self, ws: _WebSocket) -> None:
+        fake, parts = self.server.fake, bytearray()
+        while True:
+            fin, opcode, data = ws_read_frame(self.rfile)
+            if opcode == OP_PING:
+                ws.send(OP_PONG, data)
+            elif opcode == OP_CLOSE:
+                ws.close(struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1000)
+                return
+            elif opcode in (OP_TEXT, OP_CONTINUATION):
+                parts += data
+                if fin:
+                    try:
+                        text, parts = parts.decode(), bytearray()
+                    except UnicodeDecodeError:
+                        raise ProtocolError(1007, "text must be UTF-8") from None
+                    fake._socket_message(text)
+            elif opcode != OP_PONG:
+                raise ProtocolError(1003, "only text frames are supported")
 
     def do_POST(self) -> None:
         """Route the request, apply any injected failure and answer."""

@@ -1,0 +1,334 @@
+"""The /digest slash command: signed HTTP requests to the running bot, and /healthz."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from conftest import ConfigWriter
+from fakeslack import FakeSlack
+
+from digestbot.config import load_settings
+from digestbot.worker import Worker
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def signed(body: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
+    timestamp = str(int(time.time() - age))
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+
+
+def command(fake: FakeSlack, text: str, channel: str = "hardware", user: str = "U0ALICE") -> str:
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T0001",
+            "team_domain": "fake",
+            "channel_id": fake.channel_id(channel),
+            "channel_name": channel,
+            "user_id": user,
+            "user_name": "alice",
+            "command": "/digest",
+            "text": text,
+            "api_app_id": "A0001",
+            "trigger_id": "1.2.3",
+            "response_url": fake.response_url(f"{channel}-{text.replace(' ', '-') or 'list'}"),
+        }
+    )
+
+
+def post(port: int, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/slack/events",
+        data=body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+    try:
+        # Slack waits 3 seconds for the acknowledgement; so does this test, no longer.
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for(condition, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def bot(slack: FakeSlack, write_config: ConfigWriter, articles: Path, monkeypatch):
+    """A running worker with the HTTP transport on a free port."""
+    slack.add_channel("hardware")
+    write_config(
+        {
+            "articles": str(articles),
+            "digests": {
+                "ai": {
+                    "title": "AI daily",
+                    "topics": ["AI"],
+                    "channels": ["#ai-news"],
+                    "schedule": "0 9 * * 1-5",
+                    "timezone": "Europe/Berlin",
+                }
+            },
+        }
+    )
+    port = free_port()
+    monkeypatch.setenv("PORT", str(port))
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    worker = Worker(load_settings(), printer=lambda plans: None)
+    worker.start()
+    worker.port = port  # type: ignore[attr-defined]
+    yield worker
+    worker.shutdown()
+
+
+def answers(fake: FakeSlack) -> list[dict]:
+    return list(fake.responses)
+
+
+def test_healthz_reports_digests_and_next_run(bot: Worker) -> None:
+    """GET /healthz answers 200 with the digests loaded and the next run while alive."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/healthz", timeout=3) as response:
+        body = json.load(response)
+    assert response.status == 200
+    assert body["status"] == "ok" and body["digests"] == 1 and body["next_digest"] == "ai"
+    assert body["next_run"].endswith("+00:00")
+
+
+def test_digest_typed_in_a_channel_is_acknowledged_then_posted_there(
+    bot: Worker, slack: FakeSlack
+) -> None:
+    """`/digest ai` in #hardware: the ack comes back before the digest lands in #hardware."""
+    slack.latency = 0.4  # building and posting take longer than the acknowledgement
+    body = command(slack, "ai")
+    status, _ = post(bot.port, body, signed(body))
+    assert status == 200
+    assert slack.messages_in("hardware") == []  # acknowledged first
+    assert wait_for(lambda: slack.messages_in("hardware"))
+    assert wait_for(lambda: answers(slack))
+    assert answers(slack)[0]["text"].startswith("Posted *ai* here: 1 article in 1 message")
+    assert answers(slack)[0]["response_type"] == "ephemeral"
+    assert slack.messages_in("ai-news") == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(lambda body: signed(body, secret="forged-secret"), id="forged"),
+        pytest.param(lambda body: {}, id="unsigned"),
+        pytest.param(lambda body: signed(body, age=6 * 60), id="replayed"),
+    ],
+)
+def test_forged_unsigned_and_replayed_requests_get_401(
+    bot: Worker, slack: FakeSlack, headers
+) -> None:
+    """A request Slack did not sign, or one older than five minutes, does nothing."""
+    body = command(slack, "ai")
+    status, _ = post(bot.port, body, headers(body))
+    assert status == 401
+    time.sleep(0.5)
+    assert slack.posts == [] and answers(slack) == []
+
+
+def test_preview_answers_privately_and_posts_nothing(bot: Worker, slack: FakeSlack) -> None:
+    """`/digest ai preview` shows the digest only to the asker: an ephemeral answer."""
+    body = command(slack, "ai preview")
+    assert post(bot.port, body, signed(body))[0] == 200
+    assert wait_for(lambda: answers(slack))
+    [answer] = answers(slack)
+    assert answer["response_type"] == "ephemeral"
+    assert "Sony’s first AI image sensor" in json.dumps(answer["blocks"], ensure_ascii=False)
+    assert slack.posts == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "• *ai* (AI daily): AI → #ai-news · next: "),
+        ("nope", "There is no digest called `nope`. Digests: `ai`."),
+        ("ai now please", "I did not understand `now please`."),
+        ("help", "`/digest NAME preview` shows it only to you"),
+    ],
+)
+def test_list_unknown_and_help_answers(
+    bot: Worker, slack: FakeSlack, text: str, expected: str
+) -> None:
+    """Listing, unknown names and stray words all get a helpful ephemeral answer."""
+    body = command(slack, text)
+    assert post(bot.port, body, signed(body))[0] == 200
+    assert wait_for(lambda: answers(slack))
+    assert expected in answers(slack)[0]["text"]
+    assert slack.posts == []
+
+
+def test_allowed_users_limit_who_may_post(
+    bot: Worker, slack: FakeSlack, write_config: ConfigWriter, articles: Path
+) -> None:
+    """With slash.allowed_users set, others may preview but not post."""
+    write_config(
+        {
+            "articles": str(articles),
+            "slash": {"allowed_users": ["U0BOSS"]},
+            "digests": {"ai": {"topics": ["AI"], "channels": ["#ai-news"]}},
+        }
+    )
+    bot.reload_if_changed()
+    body = command(slack, "ai")
+    assert post(bot.port, body, signed(body))[0] == 200
+    assert wait_for(lambda: answers(slack))
+    assert "You may not post digests" in answers(slack)[0]["text"]
+    assert slack.posts == []
+
+
+def test_failure_is_explained_not_silent(bot: Worker, slack: FakeSlack) -> None:
+    """When the post fails (an archived channel), the person is told why."""
+    slack.add_channel("old", archived=True)
+    body = command(slack, "ai", channel="old")
+    assert post(bot.port, body, signed(body))[0] == 200
+    assert wait_for(lambda: answers(slack))
+    assert "Could not post *ai*: #old is archived" in answers(slack)[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "missing"),
+    [
+        ({"PORT": "8080", "SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+        ({"PORT": "8080", "SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_APP_TOKEN": "xoxb-1", "SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN must be"),
+    ],
+)
+def test_missing_secrets_are_a_clear_start_up_error(
+    write_config: ConfigWriter, cli, monkeypatch: pytest.MonkeyPatch, variables: dict, missing: str
+) -> None:
+    """`digestbot run` refuses to start without the secrets its transports need."""
+    write_config()
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    result = cli("run")
+    assert result.code == 1 and missing in result.err
+    assert "Traceback" not in result.err
+
+
+def test_run_in_a_real_process_serves_health_and_the_command(
+    write_config: ConfigWriter, articles: Path
+) -> None:
+    """`digestbot run` with PORT and SLACK_SIGNING_SECRET answers /healthz and /digest."""
+    with FakeSlack() as fake:
+        fake.add_channel("hardware")
+        path = write_config(
+            {
+                "articles": str(articles),
+                "digests": {
+                    "ai": {"topics": ["AI"], "channels": ["#ai-news"], "schedule": "0 9 * * *"}
+                },
+            }
+        )
+        port = free_port()
+        env = {
+            **os.environ,
+            "DIGESTBOT_CONFIG": str(path),
+            "PORT": str(port),
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_BOT_TOKEN": fake.token,
+            "SLACK_API_URL": fake.url,
+        }
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "digestbot", "run"], env=env, stderr=subprocess.PIPE, text=True
+        )
+        try:
+
+            def healthy() -> bool:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                        return True
+                except OSError:
+                    return False
+
+            assert wait_for(healthy, timeout=15)
+            body = command(fake, "ai")
+            assert post(port, body, signed(body))[0] == 200
+            assert wait_for(lambda: fake.messages_in("hardware"))
+        finally:
+            bot.terminate()
+            _, err = bot.communicate(timeout=10)
+        assert bot.returncode == 0, err
+        assert SECRET not in err and fake.token not in err
+
+
+def test_app_manifest_has_the_command_and_every_scope_digestbot_uses() -> None:
+    """The manifest declares /digest at /slack/events and the scopes delivery and history need."""
+    import yaml
+    from conftest import ROOT
+
+    manifest = yaml.safe_load((ROOT / "config" / "slack-app-manifest.yaml").read_text())
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == "/digest" and command["url"].endswith("/slack/events")
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {
+        "chat:write",
+        "chat:write.public",
+        "channels:join",
+        "channels:read",
+        "channels:history",
+        "commands",
+    }
+    assert manifest["settings"]["socket_mode_enabled"] is False
+
+
+def test_socket_mode_receives_the_command_and_posts(
+    slack: FakeSlack, write_config: ConfigWriter, articles: Path, monkeypatch
+) -> None:
+    """With SLACK_APP_TOKEN the bot connects out over Socket Mode, acks /digest and posts."""
+    slack.add_channel("hardware")
+    write_config(
+        {"articles": str(articles), "digests": {"ai": {"topics": ["AI"], "channels": ["#ai-news"]}}}
+    )
+    monkeypatch.setenv("SLACK_APP_TOKEN", slack.app_token)
+    worker = Worker(load_settings(), printer=lambda plans: None)
+    worker.start()
+    try:
+        assert slack.socket_connected(timeout=10)
+        envelope = slack.send_slash_command(
+            {
+                "command": "/digest",
+                "text": "ai",
+                "channel_id": slack.channel_id("hardware"),
+                "channel_name": "hardware",
+                "user_id": "U0ALICE",
+                "user_name": "alice",
+                "team_id": "T0001",
+                "response_url": slack.response_url("socket"),
+            }
+        )
+        assert slack.wait_for_ack(envelope, timeout=5) is not None
+        assert wait_for(lambda: slack.messages_in("hardware"))
+        assert wait_for(lambda: answers(slack))
+        assert answers(slack)[0]["text"].startswith("Posted *ai* here")
+    finally:
+        worker.shutdown()
