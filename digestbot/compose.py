@@ -32,11 +32,10 @@ from digestbot.articles import Article
 MAX_BLOCKS = 50
 SECTION_TEXT_MAX = 3000
 HEADER_TEXT_MAX = 150
-CONTEXT_ELEMENTS_MAX = 10
 IMAGE_URL_MAX = 3000
 ALT_TEXT_MAX = 2000
 # Slack counts characters differently from Python (emoji, surrogates): keep well inside.
-TEXT_BUDGET = 2800
+TEXT_BUDGET = SECTION_TEXT_MAX - 200
 FALLBACK_MAX = 2000
 TITLE_MAX = 300
 EXCERPT_MAX = 280

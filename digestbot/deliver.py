@@ -57,9 +57,9 @@ class Posted:
 
 @dataclass(frozen=True)
 class Workspace:
+    """The workspace the token belongs to; its URL makes message links."""
+
     url: str
-    team: str
-    bot_user: str
 
 
 Locate = Callable[[], Posted | None]
@@ -117,9 +117,7 @@ class Slack:
     def check_auth(self) -> Workspace:
         """auth.test: a wrong or revoked token fails here, before any channel."""
         response = self._read("auth.test", self._reads.auth_test)
-        return Workspace(
-            response.get("url", ""), response.get("team", ""), response.get("user_id", "")
-        )
+        return Workspace(response.get("url", ""))
 
     def channel_ids(self) -> dict[str, str]:
         """Every channel the bot can see, name -> ID (conversations.list, all pages)."""
@@ -143,9 +141,6 @@ class Slack:
                 break
         self._ids = found
         return dict(found)
-
-    def know_channels(self, ids: dict[str, str]) -> None:
-        self._ids.update(ids)
 
     def resolve(self, channel: str) -> str | None:
         """A channel's ID from its configured name or ID; None when the bot cannot see it."""
@@ -225,7 +220,7 @@ class Slack:
                     joined = True
                     self._join(channel)
                     continue
-                raise DeliveryError(explain(code, channel, response.data), code=code) from None
+                raise DeliveryError(explain(code, channel, response.data)) from None
             except AMBIGUOUS as error:
                 failures += 1
                 found = self._after_ambiguous(channel, locate, failures, type(error).__name__)
@@ -236,9 +231,7 @@ class Slack:
             return Posted(response["ts"], response["channel"])
         raise DeliveryError(
             f"Slack kept refusing or failing ({failures} errors, {rate_limited} rate limits); "
-            "run `digestbot send` again later",
-            code="unavailable",
-            retryable=True,
+            "run `digestbot send` again later"
         )
 
     def _after_ambiguous(
@@ -255,14 +248,14 @@ class Slack:
     def _join(self, channel: str) -> None:
         channel_id = self.resolve(channel)
         if channel_id is None:
-            raise DeliveryError(explain("channel_not_found", channel, {}), code="channel_not_found")
+            raise DeliveryError(explain("channel_not_found", channel, {}))
         try:
             self._reads.conversations_join(channel=channel_id)
         except SlackApiError as error:
             code = error.response.get("error", "")
             if code == "method_not_supported_for_channel_type":
                 code = "not_in_channel"
-            raise DeliveryError(explain(code, channel, error.response.data), code=code) from None
+            raise DeliveryError(explain(code, channel, error.response.data)) from None
         log.info("joined channel=%s id=%s", channel, channel_id)
 
     def _read(self, method: str, call: Callable[[], Any]) -> Any:
@@ -270,13 +263,11 @@ class Slack:
             return call()
         except SlackApiError as error:
             code = error.response.get("error", "") or f"HTTP {error.response.status_code}"
-            raise DeliveryError(explain(code, method, error.response.data), code=code) from None
+            raise DeliveryError(explain(code, method, error.response.data)) from None
         except (*AMBIGUOUS, ValueError) as error:
             raise DeliveryError(
                 f"cannot reach Slack for {method} ({type(error).__name__}): check SLACK_API_URL "
-                "and the network, then try again",
-                code="unreachable",
-                retryable=True,
+                "and the network, then try again"
             ) from None
 
     def _wait_turn(self, channel: str) -> None:

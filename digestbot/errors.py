@@ -36,8 +36,6 @@ class LedgerError(DigestbotError):
 class DeliveryError(DigestbotError):
     """Slack refused a message or could not be reached."""
 
-    def __init__(self, reason: str, *, code: str = "", retryable: bool = False) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.code = code
-        self.retryable = retryable

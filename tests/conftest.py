@@ -101,6 +101,14 @@ def corpus() -> Path:
     return CORPUS
 
 
+def process_env(fake: FakeSlack | None, config_path: Path, **extra: str) -> dict[str, str]:
+    """The environment for a digestbot process talking to `fake` with this config."""
+    env = {**os.environ, "DIGESTBOT_CONFIG": str(config_path), **extra}
+    if fake:
+        env.update(SLACK_BOT_TOKEN=fake.token, SLACK_API_URL=fake.url)
+    return env
+
+
 @pytest.fixture
 def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
     """A running fake Slack with #ai-news and #general, and the environment pointing at it."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ConfigWriter
+from conftest import ConfigWriter, process_env
 from fakeslack import FakeSlack
 
 SONY_URL = "https://www.theverge.com/2020/5/14/21258403/sony-image-sensor-integrated-ai-chip-imx500-specs-price"
@@ -188,12 +187,7 @@ def test_killed_mid_delivery_then_rerun_delivers_each_channel_once(
     with FakeSlack(latency=0.05) as fake:
         channels = many_channels(fake, 40)
         path = write_config(config_for(articles, channels))
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": fake.token,
-            "SLACK_API_URL": fake.url,
-            "DIGESTBOT_CONFIG": str(path),
-        }
+        env = process_env(fake, path)
         command = [sys.executable, "-m", "digestbot", "send"]
         victim = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         killed = threading.Event()
@@ -247,12 +241,7 @@ def test_two_processes_sending_the_same_run_post_it_once(
     with FakeSlack(latency=0.02) as fake:
         channels = many_channels(fake, 10)
         path = write_config(config_for(articles, channels))
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": fake.token,
-            "SLACK_API_URL": fake.url,
-            "DIGESTBOT_CONFIG": str(path),
-        }
+        env = process_env(fake, path)
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", SAME_RUN],

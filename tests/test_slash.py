@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ConfigWriter
+from conftest import ConfigWriter, process_env
 from fakeslack import FakeSlack
 
 from digestbot.config import load_settings
@@ -251,14 +250,7 @@ def test_run_in_a_real_process_serves_health_and_the_command(
             }
         )
         port = free_port()
-        env = {
-            **os.environ,
-            "DIGESTBOT_CONFIG": str(path),
-            "PORT": str(port),
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": fake.token,
-            "SLACK_API_URL": fake.url,
-        }
+        env = process_env(fake, path, PORT=str(port), SLACK_SIGNING_SECRET=SECRET)
         bot = subprocess.Popen(
             [sys.executable, "-m", "digestbot", "run"], env=env, stderr=subprocess.PIPE, text=True
         )

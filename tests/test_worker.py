@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import POSTGRES_URL, ConfigWriter
+from conftest import POSTGRES_URL, ConfigWriter, process_env
 from fakeslack import FakeSlack
 
 from digestbot.config import load_settings
@@ -166,13 +165,6 @@ def run_bot(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def bot_env(fake: FakeSlack | None, config_path: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "DIGESTBOT_CONFIG": str(config_path), **extra}
-    if fake:
-        env.update(SLACK_BOT_TOKEN=fake.token, SLACK_API_URL=fake.url)
-    return env
-
-
 def stop(bot: subprocess.Popen[str]) -> tuple[int, str, str]:
     bot.send_signal(signal.SIGTERM)
     out, err = bot.communicate(timeout=10)
@@ -190,7 +182,7 @@ def test_running_bot_posts_within_the_minute_and_follows_edits(
         path = write_config(config(articles, schedule="* * * * *", catch_up="1s"))
         if datetime.now().second >= 50:  # leave time to edit the config before the minute turns
             time.sleep(61 - datetime.now().second)
-        bot = run_bot(bot_env(fake, path))
+        bot = run_bot(process_env(fake, path))
         try:
             time.sleep(2.5)  # started; now edit the config while it runs
             write_config(
@@ -222,12 +214,12 @@ def test_catch_up_in_a_real_process_and_a_dry_run_without_token(
         fake.add_channel("ai-news")
         path = write_config(config(articles, schedule=minutes_ago(3)))
         for _ in range(2):
-            bot = run_bot(bot_env(fake, path))
+            bot = run_bot(process_env(fake, path))
             time.sleep(3)
             code, _, err = stop(bot)
             assert code == 0, err
         assert len(fake.messages_in("ai-news")) == 1
-    dry = run_bot(bot_env(None, path, DIGESTBOT_DATABASE_URL="sqlite:///unused.db"))
+    dry = run_bot(process_env(None, path, DIGESTBOT_DATABASE_URL="sqlite:///unused.db"))
     time.sleep(3)
     code, out, err = stop(dry)
     assert "dry run: SLACK_BOT_TOKEN is not set" in err
@@ -245,7 +237,7 @@ def test_three_replicas_on_postgres_deliver_each_channel_once(
         for channel in channels:
             fake.add_channel(channel[1:])
         path = write_config(config(articles, schedule=minutes_ago(2), channels=channels))
-        env = bot_env(fake, path, DIGESTBOT_DATABASE_URL=postgres_url)
+        env = process_env(fake, path, DIGESTBOT_DATABASE_URL=postgres_url)
         bots = [run_bot(env) for _ in range(3)]
         try:
             fake.wait_for_posts(len(channels), timeout=20)
