@@ -157,11 +157,10 @@ def read_entry(path: Path, name: str) -> Entry:
     front = _front_matter(_read_bytes(path, name), name)
     light = _ranking_yaml(front)
     try:
-        data = _load_yaml(light if light is not None else front, name)
+        return _entry(name, _validate(RankingFields, _load_yaml(light or front, name), name))
     except ArticleError:
         # The cut-down YAML failed: parse it all, which gives the real line and reason.
-        data = _load_yaml(front, name)
-    return _entry(name, _validate(RankingFields, data, name))
+        return _entry(name, _validate(RankingFields, _load_yaml(front, name), name))
 
 
 def read_article(path: Path, name: str) -> tuple[Entry, Article]:

@@ -288,6 +288,12 @@ def _print_skipped(skipped: Sequence[Skipped], limit: int | None) -> None:
         print(f"warning: {more} more files skipped; `digestbot check` lists them", file=sys.stderr)
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of times (0 or more)")
+    return int(text)
+
+
 def _datetime(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -359,7 +365,7 @@ def _send_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _next_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME", help="the digest")
-    parser.add_argument("--count", type=int, default=5, metavar="N", help="how many (default 5)")
+    parser.add_argument("--count", type=_count, default=5, metavar="N", help="how many (default 5)")
     _add_as_of(parser, "start counting from this ISO 8601 time (default: now)")
 
 
@@ -394,3 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug: say so in one line; --debug shows the traceback
+        if args.debug:
+            raise
+        print(
+            f"error: unexpected {type(error).__name__}: {error} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return 2

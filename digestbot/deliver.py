@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 EVENT_TYPE = "digestbot_digest"
 CHANNEL_INTERVAL = 1.0  # Slack allows about one message a second per channel
 ATTEMPTS = 8  # errors that may or may not have posted (5xx, lost connections)
-RATE_LIMIT_RETRIES = 60  # 429s, each waited out for its Retry-After
+POST_DEADLINE = 600.0  # seconds one message may spend waiting out rate limits and failures
 IMAGE_RETRIES = 3
 BACKOFF_CAP = 4.0
 READ_RETRIES = 6
@@ -86,12 +86,31 @@ class _CappedBackoff(RetryIntervalCalculator):
         return min(BACKOFF_CAP, 0.25 * 2**current_attempt) * random.uniform(0.75, 1.0)
 
 
+@dataclass
+class _Attempt:
+    """One message being posted: what it took so far."""
+
+    channel: str
+    arguments: dict[str, Any]
+    locate: Locate
+    failures: int = 0
+    image_failures: int = 0
+    joined: bool = False
+
+
 class Slack:
     """Slack's Web API as digestbot uses it; safe to share between worker threads."""
 
     def __init__(
-        self, token: str, base_url: str, *, timeout: float = 15.0, retries: int = READ_RETRIES
+        self,
+        token: str,
+        base_url: str,
+        *,
+        timeout: float = 15.0,
+        retries: int = READ_RETRIES,
+        stop: threading.Event | None = None,
     ) -> None:
+        self.stop = stop or threading.Event()
         backoff = _CappedBackoff()
         self._reads = WebClient(
             token=token,
@@ -188,11 +207,21 @@ class Slack:
         )
 
     def post(self, channel: str, arguments: dict[str, Any], locate: Locate) -> Posted:
-        """chat.postMessage with every recovery above; DeliveryError when it cannot be done."""
-        arguments = {**arguments, "channel": channel}
-        failures = image_failures = rate_limited = 0
-        joined = False
-        while failures < ATTEMPTS and rate_limited < RATE_LIMIT_RETRIES:
+        """chat.postMessage with every recovery above; DeliveryError when it cannot be done.
+
+        The error is `uncertain` when an earlier attempt may have landed unseen (its answer
+        was lost and the history could not settle it): the caller must not plan it again.
+        """
+        attempt = _Attempt(channel, {**arguments, "channel": channel}, locate)
+        try:
+            return self._post(attempt)
+        except DeliveryError as error:
+            raise DeliveryError(error.reason, uncertain=attempt.failures > 0) from None
+
+    def _post(self, attempt: _Attempt) -> Posted:
+        channel, arguments = attempt.channel, attempt.arguments
+        deadline = time.monotonic() + POST_DEADLINE
+        while attempt.failures < ATTEMPTS and time.monotonic() < deadline:
             self._wait_turn(channel)
             try:
                 response = self._posts.chat_postMessage(**arguments)
@@ -200,49 +229,47 @@ class Slack:
                 response = error.response
                 status, code = response.status_code, response.get("error", "")
                 if status == 429:
-                    rate_limited += 1
                     self._slow_down(_retry_after(response))
-                    continue
-                if status >= 500:
-                    failures += 1
-                    found = self._after_ambiguous(channel, locate, failures, f"HTTP {status}")
-                    if found:
+                elif status >= 500:
+                    if found := self._after_ambiguous(attempt, f"HTTP {status}"):
                         return found
-                    continue
-                if code == "invalid_blocks" and _image_failed(response):
-                    image_failures += 1
-                    arguments["blocks"] = _without_image(
-                        arguments["blocks"], response, everything=image_failures >= IMAGE_RETRIES
+                elif code == "invalid_blocks" and _image_failed(response):
+                    attempt.image_failures += 1
+                    everything = attempt.image_failures >= IMAGE_RETRIES
+                    arguments["blocks"] = _without_image(arguments["blocks"], response, everything)
+                    log.warning(
+                        "image rejected channel=%s failures=%d", channel, attempt.image_failures
                     )
-                    log.warning("image rejected channel=%s failures=%d", channel, image_failures)
-                    continue
-                if code == "not_in_channel" and not joined:
-                    joined = True
+                elif code == "not_in_channel" and not attempt.joined:
+                    attempt.joined = True
                     self._join(channel)
-                    continue
-                raise DeliveryError(explain(code, channel, response.data)) from None
+                else:
+                    raise DeliveryError(explain(code, channel, response.data)) from None
+                continue
             except AMBIGUOUS as error:
-                failures += 1
-                found = self._after_ambiguous(channel, locate, failures, type(error).__name__)
-                if found:
+                if found := self._after_ambiguous(attempt, type(error).__name__):
                     return found
                 continue
             self._landed(channel)
             return Posted(response["ts"], response["channel"])
         raise DeliveryError(
-            f"Slack kept refusing or failing ({failures} errors, {rate_limited} rate limits); "
-            "run `digestbot send` again later"
+            f"Slack kept refusing or failing ({attempt.failures} errors, or rate limits for "
+            f"{POST_DEADLINE:.0f} s); run `digestbot send` again later"
         )
 
-    def _after_ambiguous(
-        self, channel: str, locate: Locate, failures: int, what: str
-    ) -> Posted | None:
-        log.warning("post answer lost channel=%s failures=%d cause=%s", channel, failures, what)
-        found = locate()
+    def _after_ambiguous(self, attempt: _Attempt, what: str) -> Posted | None:
+        attempt.failures += 1
+        log.warning(
+            "post answer lost channel=%s failures=%d cause=%s",
+            attempt.channel,
+            attempt.failures,
+            what,
+        )
+        found = attempt.locate()
         if found:
-            log.info("post had landed channel=%s ts=%s", channel, found.ts)
+            log.info("post had landed channel=%s ts=%s", attempt.channel, found.ts)
             return found
-        time.sleep(min(BACKOFF_CAP, 0.25 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0))
+        self._pause(min(BACKOFF_CAP, 0.25 * 2 ** (attempt.failures - 1)) * random.uniform(0.5, 1))
         return None
 
     def _join(self, channel: str) -> None:
@@ -281,7 +308,12 @@ class Slack:
             )
             self._last_any = start
         if start > now:
-            time.sleep(start - now)
+            self._pause(start - now)
+
+    def _pause(self, seconds: float) -> None:
+        # Waiting on the stop event lets SIGTERM end a long rate-limit pause at once.
+        if self.stop.wait(seconds):
+            raise DeliveryError("digestbot is stopping; the next start finishes this channel")
 
     def _slow_down(self, retry_after: float) -> None:
         with self._lock:
@@ -335,7 +367,7 @@ def _image_failed(response: Any) -> bool:
     return any("image" in message for message in response.get("errors") or [])
 
 
-def _without_image(blocks: list[dict[str, Any]], response: Any, *, everything: bool) -> list[Any]:
+def _without_image(blocks: list[dict[str, Any]], response: Any, everything: bool) -> list[Any]:
     """The blocks without the image Slack could not download (or without any image)."""
     pointers = [_POINTER.search(m) for m in response.get("errors") or []]
     paths = [p.group(1).split("/")[2:] for p in pointers if p and p.group(1).startswith("/blocks/")]

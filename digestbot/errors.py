@@ -34,8 +34,13 @@ class LedgerError(DigestbotError):
 
 
 class DeliveryError(DigestbotError):
-    """Slack refused a message or could not be reached."""
+    """Slack refused a message or could not be reached.
 
-    def __init__(self, reason: str) -> None:
+    `uncertain`: the message may have landed even so (an answer was lost and the channel's
+    history could not tell), so it must be checked, not planned again.
+    """
+
+    def __init__(self, reason: str, *, uncertain: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.uncertain = uncertain

@@ -57,6 +57,15 @@ class Snapshot:
     parsed: int
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """Articles looked up for a digest: found, failed, and entries corrected by a full read."""
+
+    found: dict[str, Article]
+    failed: list[Skipped]
+    fresh: dict[str, Entry]
+
+
 class ArticleIndex:
     """The persistent index of one articles folder."""
 
@@ -157,23 +166,25 @@ class ArticleIndex:
         )
         return [Skipped(path, reason) for path, reason in rows]
 
-    def articles(self, paths: Iterable[str]) -> tuple[dict[str, Article], list[Skipped]]:
-        """What the digest shows of these articles; a file that fails its full parse is skipped."""
-        found: dict[str, Article] = {}
-        failed: list[Skipped] = []
+    def articles(self, paths: Iterable[str]) -> Lookup:
+        """What the digest shows of these articles. A file read fully for the first time may
+        fail (it is skipped) or rank differently from its quick read (its entry is fresh)."""
+        lookup = Lookup({}, [], {})
         for path in dict.fromkeys(paths):
             row = self._db.execute(
                 "SELECT display FROM articles WHERE path = ?", (path,)
             ).fetchone()
             if row and row[0]:
-                found[path] = _article_from_json(row[0])
+                lookup.found[path] = _article_from_json(row[0])
                 continue
             try:
-                found[path] = self._parse_fully(path)
+                entry, lookup.found[path] = self._parse_fully(path)
             except ArticleError as error:
                 self._record_error(path, error.reason)
-                failed.append(Skipped(path, error.reason))
-        return found, failed
+                lookup.failed.append(Skipped(path, error.reason))
+            else:
+                lookup.fresh[path] = entry
+        return lookup
 
     def verify(self, progress: Progress | None = None) -> list[Skipped]:
         """Parse every file completely (what `check` does), caching what passes."""
@@ -189,14 +200,14 @@ class ArticleIndex:
                 progress(done, len(pending))
         return self.skipped()
 
-    def _parse_fully(self, path: str) -> Article:
+    def _parse_fully(self, path: str) -> tuple[Entry, Article]:
         entry, article = read_article(self.root / path, path)
         with self._db:
             self._db.execute(
                 f"UPDATE articles SET ({_COLUMNS}, display) = (?,?,?,?,?,?,?,?,?,?) WHERE path = ?",
                 (*_entry_row(entry), _article_to_json(article), path),
             )
-        return article
+        return entry, article
 
     def _record_error(self, path: str, reason: str) -> None:
         log.warning("article skipped path=%s reason=%r", path, reason)

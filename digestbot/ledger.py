@@ -1,14 +1,16 @@
-"""Beside delivery: the ledger (state store) of runs, claims, deliveries and sent articles.
+"""Beside delivery: the ledger of runs, claims, delivered parts and sent articles.
 
-SQLAlchemy 2 Core; SQLite by default, PostgreSQL for replicas. For every (run, channel) a claim
-row is inserted before anything is posted: the primary key makes the insert the lock, so two
-processes never post the same run to the same channel. The row then records each message part
-as it lands, and the result. A claim whose owner died (same host: the process is gone; another
-host: no heartbeat for `STALE_AFTER`) can be taken over, with a compare-and-swap on the owner.
+For every (run, channel) a claim row is inserted before anything is posted: the primary key
+makes the insert the lock, so two processes never post the same run to the same channel, and a
+per-channel lock around "what did this channel have?" and the insert keeps two different runs
+from planning the same article for it. The row then records each message part as it lands.
+A claim whose owner died (same host: the process is gone; another host: no heartbeat for
+`STALE_AFTER`) can be taken over, with a compare-and-swap on the owner. Tables: `store`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -17,86 +19,37 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import (
-    Column,
-    Engine,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digestbot.errors import LedgerError
 from digestbot.selection import Seen
+from digestbot.store import (
+    brief,
+    channel_ids,
+    deliveries,
+    insert_ignore,
+    lock_channel,
+    open_engine,
+    runs,
+    sent_articles,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-_SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises table creation
 STALE_AFTER = 90.0  # seconds without a heartbeat before another host may take over a claim
 PENDING, DELIVERED, EMPTY, FAILED = "pending", "delivered", "empty", "failed"
+CREATED, EXISTS, TAKEN = "created", "exists", "taken"
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
+_T = TypeVar("_T")
 
 # The claims this process is delivering right now, whichever Ledger object holds them.
 _working: set[tuple[str, str]] = set()
 _working_lock = threading.Lock()
-
-metadata = MetaData()
-schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
-runs = Table(
-    "runs",
-    metadata,
-    Column("run_id", String(300), primary_key=True),
-    Column("digest", String(200), nullable=False),
-    Column("scheduled_for", Float),
-    Column("created_at", Float, nullable=False),
-)
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("run_id", String(300), primary_key=True),
-    Column("channel", String(200), primary_key=True),
-    Column("digest", String(200), nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("owner", String(300), nullable=False),
-    Column("heartbeat", Float, nullable=False),
-    Column("claimed_at", Float, nullable=False),
-    Column("finished_at", Float),
-    Column("channel_id", String(40)),
-    Column("posted", Text, nullable=False, default="[]"),
-    Column("payload", Text, nullable=False),
-    Column("error", Text),
-)
-sent_articles = Table(
-    "sent_articles",
-    metadata,
-    Column("channel", String(200), primary_key=True),
-    Column("key", String(64), primary_key=True),
-    Column("url", Text, nullable=False),
-    Column("title", Text, nullable=False),
-    Column("run_id", String(300), nullable=False),
-    Column("sent_at", Float, nullable=False),
-)
-channel_ids = Table(
-    "channel_ids",
-    metadata,
-    Column("name", String(200), primary_key=True),
-    Column("channel_id", String(40), nullable=False),
-)
 
 
 def channel_key(channel: str) -> str:
@@ -167,92 +120,37 @@ class Claim:
     error: str | None
 
 
+def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Turn a database failure into a LedgerError that says so (and shows no password)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except SQLAlchemyError as error:
+            raise LedgerError(f"the state store failed: {brief(error)}") from None
+
+    return wrapper
+
+
 class Ledger:
     """The state store. Thread-safe: each call uses its own connection from the pool."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        try:
-            self.engine = _engine(url)
-        except (SQLAlchemyError, ImportError) as error:
-            raise LedgerError(
-                f"DIGESTBOT_DATABASE_URL is not a usable database URL ({_brief(error)}); "
-                "PostgreSQL needs `pip install 'digestbot[postgres]'`"
-            ) from None
-        try:
-            self._create_tables()
-            self._check_version()
-        except (SQLAlchemyError, LedgerError) as error:
-            self.engine.dispose()
-            if isinstance(error, LedgerError):
-                raise
-            raise LedgerError(f"cannot open the state store: {_brief(error)}") from None
+        self.engine = open_engine(url)
         self.owner = owner_id()
-
-    @contextmanager
-    def working(self, claim: Claim) -> Iterator[None]:
-        """Mark a claim as being delivered by this process right now."""
-        key = (claim.run_id, claim.channel)
-        with _working_lock:
-            _working.add(key)
-        try:
-            yield
-        finally:
-            with _working_lock:
-                _working.discard(key)
-
-    def abandoned(self, claim: Claim) -> bool:
-        """A pending claim nobody is delivering: its owner died, or it is ours but idle."""
-        if claim.status != PENDING:
-            return False
-        if claim.owner == self.owner:
-            with _working_lock:
-                return (claim.run_id, claim.channel) not in _working
-        return not owner_alive(claim.owner, claim.heartbeat, time.time())
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def _create_tables(self) -> None:
-        # Replicas starting together on an empty database would race to create the tables;
-        # one transaction holding a lock (SQLite: BEGIN IMMEDIATE) lets one of them do it.
-        with self.engine.begin() as db:
-            if db.dialect.name == "postgresql":
-                db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-            metadata.create_all(db)
-
-    def _check_version(self) -> None:
-        with self.engine.begin() as db:
-            version = db.execute(select(schema_version.c.version)).scalar()
-            if version is None:
-                db.execute(insert(schema_version).values(version=SCHEMA_VERSION))
-            elif version > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"the state store has schema version {version}, newer than this digestbot"
-                    f" ({SCHEMA_VERSION}): upgrade digestbot"
-                )
-
+    @_guarded
     def seen(self, channel: str) -> Seen:
         """What a channel already had, and what in-flight claims are about to give it."""
-        key = channel_key(channel)
         with self.engine.connect() as db:
-            rows = db.execute(
-                select(sent_articles.c.url, sent_articles.c.title).where(
-                    sent_articles.c.channel == key
-                )
-            ).all()
-            pending = db.execute(
-                select(deliveries.c.payload).where(
-                    deliveries.c.channel == key, deliveries.c.status == PENDING
-                )
-            ).scalars()
-            planned = [Sent(*item) for text in pending for item in _articles(json.loads(text))]
-        items = [Sent(url, title) for url, title in rows] + planned
-        return Seen(
-            urls=frozenset(item.url for item in items),
-            titles=frozenset(item.title for item in items),
-        )
+            return _seen(db, channel_key(channel))
 
+    @_guarded
     def start_run(self, run_id: str, digest: str, scheduled_for: float | None) -> None:
         try:
             with self.engine.begin() as db:
@@ -268,13 +166,63 @@ class Ledger:
             pass  # another replica, or an earlier start, recorded it
 
     def claim(
-        self, run_id: str, channel: str, digest: str, payload: dict[str, Any]
-    ) -> tuple[Claim, bool]:
-        """Insert the claim for (run, channel): (it, True); if one exists: (that one, False)."""
+        self,
+        run_id: str,
+        channel: str,
+        digest: str,
+        payload: dict[str, Any],
+        *,
+        force: bool = False,
+    ) -> tuple[Claim | None, str]:
+        """Claim (run, channel) for this process before posting; see `claim_all`."""
+        return self.claim_all(run_id, digest, {channel: payload}, force=force)[channel]
+
+    @_guarded
+    def claim_all(
+        self,
+        run_id: str,
+        digest: str,
+        payloads: dict[str, dict[str, Any]],
+        *,
+        force: bool = False,
+    ) -> dict[str, tuple[Claim | None, str]]:
+        """Claim (run, channel) for each channel, in one transaction, before posting.
+
+        Per channel: (the new claim, CREATED); (the existing claim, EXISTS) when this run
+        already has one; or (None, TAKEN) when another run has meanwhile sent or claimed one of
+        the planned articles for that channel (unless `force`): plan again and retry.
+        """
+        results: dict[str, tuple[Claim | None, str]] = {}
+        with self.engine.begin() as db:
+            # Always in the same order, so two processes never wait on each other's locks.
+            for channel in sorted(payloads, key=channel_key):
+                results[channel] = self._claim_one(
+                    db, run_id, channel, digest, payloads[channel], force
+                )
+        return results
+
+    def _claim_one(
+        self,
+        db: Connection,
+        run_id: str,
+        channel: str,
+        digest: str,
+        payload: dict[str, Any],
+        force: bool,
+    ) -> tuple[Claim | None, str]:
+        key = channel_key(channel)
+        lock_channel(db, key)
+        existing = db.execute(
+            select(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.channel == key)
+        ).first()
+        if existing is not None:
+            return _claim(existing._mapping), EXISTS
+        if not force and _overlaps(payload, _seen(db, key)):
+            return None, TAKEN
         now = time.time()
         row = {
             "run_id": run_id,
-            "channel": channel_key(channel),
+            "channel": key,
             "digest": digest,
             "status": PENDING,
             "owner": self.owner,
@@ -282,17 +230,20 @@ class Ledger:
             "claimed_at": now,
             "posted": "[]",
             "payload": json.dumps(payload),
+            "finished_at": None,
+            "channel_id": None,
+            "error": None,
         }
+        claim = _claim(row)
+        _mark_working(run_id, key)
         try:
-            with self.engine.begin() as db:
-                db.execute(insert(deliveries).values(**row))
-        except IntegrityError:
-            existing = self.get(run_id, channel)
-            if existing is None:  # deleted in between: try once more
-                return self.claim(run_id, channel, digest, payload)
-            return existing, False
-        return _claim({**row, "finished_at": None, "channel_id": None, "error": None}), True
+            db.execute(insert(deliveries).values(**row))
+        except BaseException:
+            self.release(claim)
+            raise
+        return claim, CREATED
 
+    @_guarded
     def get(self, run_id: str, channel: str) -> Claim | None:
         with self.engine.connect() as db:
             row = db.execute(
@@ -302,8 +253,10 @@ class Ledger:
             ).first()
         return _claim(row._mapping) if row else None
 
+    @_guarded
     def take_over(self, claim: Claim) -> Claim | None:
         """Make a dead owner's (or a failed) claim ours; None when someone else got there first."""
+        _mark_working(claim.run_id, claim.channel)
         with self.engine.begin() as db:
             result = db.execute(
                 update(deliveries)
@@ -316,33 +269,46 @@ class Ledger:
                 )
                 .values(owner=self.owner, heartbeat=time.time(), status=PENDING, error=None)
             )
-        return self.get(claim.run_id, claim.channel) if result.rowcount == 1 else None
+        if result.rowcount != 1:
+            self.release(claim)
+            return None
+        return self.get(claim.run_id, claim.channel)
 
+    def release(self, claim: Claim) -> None:
+        """This process stops working on the claim (whatever its status)."""
+        with _working_lock:
+            _working.discard((claim.run_id, claim.channel))
+
+    def abandoned(self, claim: Claim) -> bool:
+        """A pending claim nobody is delivering: its owner died, or it is ours but idle."""
+        if claim.status != PENDING:
+            return False
+        if claim.owner == self.owner:
+            with _working_lock:
+                return (claim.run_id, claim.channel) not in _working
+        return not owner_alive(claim.owner, claim.heartbeat, time.time())
+
+    @_guarded
     def record_part(self, claim: Claim, posted: Sequence[str], channel_id: str | None) -> None:
         """Remember that message part len(posted)-1 landed, and its articles as sent; the
         last part also closes the claim as delivered (one transaction: no gap between)."""
         now = time.time()
         part = len(posted) - 1
         items = {item.key: item for item in (Sent(*a) for a in claim.payload["articles"][part])}
-        closing = (
-            {"status": DELIVERED, "finished_at": now}
-            if len(posted) == len(claim.payload["messages"])
-            else {}
-        )
+        done = len(posted) == len(claim.payload["messages"])
+        closing = {"status": DELIVERED, "finished_at": now} if done else {}
         with self.engine.begin() as db:
-            db.execute(
-                update(deliveries)
-                .where(*_mine(claim, self.owner))
-                .values(
-                    posted=json.dumps(list(posted)),
-                    channel_id=channel_id,
-                    heartbeat=now,
-                    **closing,
-                )
+            self._update_mine(
+                db,
+                claim,
+                posted=json.dumps(list(posted)),
+                channel_id=channel_id,
+                heartbeat=now,
+                **closing,
             )
             if items:
                 db.execute(
-                    _insert_ignore(self.engine, sent_articles),
+                    insert_ignore(self.engine, sent_articles),
                     [
                         {
                             "channel": claim.channel,
@@ -356,16 +322,37 @@ class Ledger:
                     ],
                 )
 
+    @_guarded
     def finish(self, claim: Claim, status: str, *, error: str | None = None) -> None:
         """Close a claim as delivered, empty or failed."""
         now = time.time()
         with self.engine.begin() as db:
-            db.execute(
-                update(deliveries)
-                .where(*_mine(claim, self.owner))
-                .values(status=status, error=error, finished_at=now, heartbeat=now)
+            self._update_mine(db, claim, status=status, error=error, finished_at=now, heartbeat=now)
+
+    @_guarded
+    def hold(self, claim: Claim, error: str) -> None:
+        """Leave a claim pending with the reason: a message may have landed, unconfirmed.
+        Its articles stay reserved, and the next run checks the channel before posting."""
+        with self.engine.begin() as db:
+            self._update_mine(db, claim, error=error, heartbeat=time.time())
+
+    def _update_mine(self, db: Connection, claim: Claim, **values: Any) -> None:
+        result = db.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.run_id == claim.run_id,
+                deliveries.c.channel == claim.channel,
+                deliveries.c.owner == self.owner,
+            )
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise LedgerError(
+                f"the claim for {claim.channel} in run {claim.run_id} was taken over by another "
+                "process (this one looked dead to it); it finishes the delivery"
             )
 
+    @_guarded
     def heartbeat(self) -> None:
         """Tell other hosts that this process is still working on its pending claims."""
         with self.engine.begin() as db:
@@ -375,21 +362,24 @@ class Ledger:
                 .values(heartbeat=time.time())
             )
 
+    @_guarded
     def orphaned(self, digests: Iterable[str]) -> list[Claim]:
-        """Pending claims of these digests whose owner is gone: a crash left them."""
+        """Pending claims of these digests that nobody is delivering (a crash, a lost answer)."""
         with self.engine.connect() as db:
             rows = db.execute(
                 select(deliveries).where(
                     deliveries.c.status == PENDING, deliveries.c.digest.in_(list(digests))
                 )
             ).all()
-        return [claim for claim in map(_claim, (r._mapping for r in rows)) if self.abandoned(claim)]
+        return [claim for claim in (_claim(row._mapping) for row in rows) if self.abandoned(claim)]
 
+    @_guarded
     def claims(self, run_id: str) -> list[Claim]:
         with self.engine.connect() as db:
             rows = db.execute(select(deliveries).where(deliveries.c.run_id == run_id)).all()
         return [_claim(row._mapping) for row in rows]
 
+    @_guarded
     def latest(self) -> list[Claim]:
         """The most recent claim per (digest, channel), newest first."""
         with self.engine.connect() as db:
@@ -400,6 +390,7 @@ class Ledger:
             latest.setdefault((claim.digest, claim.channel), claim)
         return list(latest.values())
 
+    @_guarded
     def channel_id(self, channel: str) -> str | None:
         key = channel_key(channel)
         if _CHANNEL_ID.fullmatch(key):
@@ -409,6 +400,7 @@ class Ledger:
                 select(channel_ids.c.channel_id).where(channel_ids.c.name == key)
             ).scalar()
 
+    @_guarded
     def remember_channels(self, names: dict[str, str]) -> None:
         """Keep name -> ID so later runs need not list the workspace's channels again."""
         with self.engine.begin() as db:
@@ -418,55 +410,29 @@ class Ledger:
                 db.execute(insert(channel_ids).values(name=key, channel_id=channel_id))
 
 
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_connect(connection: Any, _record: Any) -> None:
-        # WAL lets readers work beside a writer, in other processes too.
-        _with_retries(lambda: connection.execute("PRAGMA journal_mode=WAL"))
-        # pysqlite's deferred BEGIN lets two writers deadlock when both upgrade from reading,
-        # which SQLite reports at once as "database is locked"; BEGIN IMMEDIATE waits instead.
-        connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _sqlite_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+def _mark_working(run_id: str, channel: str) -> None:
+    # Before the claim exists in the database, so no other thread of this process can ever see
+    # it pending and idle.
+    with _working_lock:
+        _working.add((run_id, channel))
 
 
-def _with_retries(action: Any, attempts: int = 50) -> None:
-    import sqlite3
-
-    for attempt in range(attempts):
-        try:
-            action()
-            return
-        except sqlite3.OperationalError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.1)
-
-
-def _insert_ignore(engine: Engine, table: Table) -> Any:
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
+def _seen(db: Connection, key: str) -> Seen:
+    rows = db.execute(
+        select(sent_articles.c.url, sent_articles.c.title).where(sent_articles.c.channel == key)
+    ).all()
+    pending = db.execute(
+        select(deliveries.c.payload).where(
+            deliveries.c.channel == key, deliveries.c.status == PENDING
+        )
+    ).scalars()
+    items = [Sent(url, title) for url, title in rows]
+    items += [Sent(*item) for payload in pending for item in _articles(json.loads(payload))]
+    return Seen(urls=frozenset(i.url for i in items), titles=frozenset(i.title for i in items))
 
 
-def _mine(claim: Claim, owner: str) -> tuple[Any, ...]:
-    return (
-        deliveries.c.run_id == claim.run_id,
-        deliveries.c.channel == claim.channel,
-        deliveries.c.owner == owner,
-    )
+def _overlaps(payload: dict[str, Any], seen: Seen) -> bool:
+    return any(url in seen.urls or title in seen.titles for url, title in _articles(payload))
 
 
 def _articles(payload: dict[str, Any]) -> list[list[str]]:
@@ -488,8 +454,3 @@ def _claim(row: Any) -> Claim:
         payload=json.loads(row["payload"]),
         error=row["error"],
     )
-
-
-def _brief(error: Exception) -> str:
-    # The driver's first line says what is wrong; the URL (with a password) is not repeated.
-    return str(getattr(error, "orig", None) or error).strip().split("\n")[0]

@@ -48,17 +48,26 @@ class Library:
         return self._index.skipped()
 
     def topics(self, rule: Rule, now: datetime) -> list[Topic]:
-        """The picked articles per topic; a winner that fails its full parse gives way."""
+        """The picked articles per topic. A winner read fully for the first time may fail
+        (it gives way) or rank differently than its quick read said: then pick again."""
         while True:
             picks = select(self._entries, rule, now)
-            found, failed = self._index.articles(e.path for p in picks for e in p.entries)
-            if not failed:
+            lookup = self._index.articles(e.path for p in picks for e in p.entries)
+            broken = {skipped.path for skipped in lookup.failed}
+            wrong = {path for path, entry in lookup.fresh.items() if entry != self._by_path(path)}
+            if not broken and not wrong:
                 return [
-                    Topic(pick.topic, tuple(found[entry.path] for entry in pick.entries))
+                    Topic(pick.topic, tuple(lookup.found[entry.path] for entry in pick.entries))
                     for pick in picks
                 ]
-            broken = {skipped.path for skipped in failed}
-            self._entries = [entry for entry in self._entries if entry.path not in broken]
+            self._entries = [
+                lookup.fresh.get(entry.path, entry)
+                for entry in self._entries
+                if entry.path not in broken
+            ]
+
+    def _by_path(self, path: str) -> Entry | None:
+        return next((entry for entry in self._entries if entry.path == path), None)
 
 
 def plan(
@@ -75,7 +84,7 @@ def plan(
     for digest in digests:
         when = now.astimezone(config.digest_timezone(digest))
         composed: dict[Seen, list[Message]] = {}
-        for channel in channels or digest.channels:
+        for channel in dict.fromkeys(channels or digest.channels):
             already = seen(channel) if seen else Seen()
             if already not in composed:
                 rule = Rule(digest.topics, digest.top, digest.max_age, already)

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from digestbot.config import Config, DigestConfig
+from digestbot.config import DEFAULT_CATCH_UP, Config, DigestConfig
 from digestbot.deliver import Posted, Slack, Workspace, message_metadata, permalink
-from digestbot.errors import DeliveryError
-from digestbot.ledger import DELIVERED, EMPTY, FAILED, PENDING, Claim, Ledger
+from digestbot.errors import DeliveryError, DigestbotError
+from digestbot.ledger import CREATED, DELIVERED, EMPTY, FAILED, PENDING, Claim, Ledger
 from digestbot.pipeline import ChannelPlan, Library, plan
 from digestbot.selection import title_key
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 WORKERS = 32  # posts in flight; Slack answers 429 past its workspace limit and we slow down
 HEARTBEAT_EVERY = 15.0
 HISTORY_SLACK = 120.0  # seconds before the claim to search history from (clock skew)
+REPLANS = 5  # attempts to claim a channel while concurrent runs keep taking its articles
 
 
 @dataclass(frozen=True)
@@ -68,17 +70,37 @@ class Outcome:
         return f"{self.digest} → {self.channel}: {self.status}{detail}"
 
 
-def payload(channel_plan: ChannelPlan) -> dict[str, Any]:
+def payload(channel_plan: ChannelPlan, run: Run) -> dict[str, Any]:
     """What a claim stores: the messages to post and the articles in each."""
     messages = channel_plan.messages
     return {
         "channel": channel_plan.channel,
+        "scheduled_for": run.at.timestamp() if run.scheduled else None,
         "messages": [
             {key: value for key, value in m.arguments("").items() if key != "channel"}
             for m in messages
         ],
         "articles": [[[a.url, title_key(a.title)] for a in m.articles] for m in messages],
     }
+
+
+Job = Callable[[], Outcome]
+
+
+def _say(outcome: Outcome) -> Job:
+    return lambda: outcome
+
+
+def _check(locate: Callable[[], Posted | None]) -> Posted | None:
+    """Look for a part that may have landed; failing to look leaves it uncertain."""
+    try:
+        return locate()
+    except DeliveryError as error:
+        raise DeliveryError(error.reason, uncertain=True) from None
+
+
+def _metadata(claim: Claim, part: int) -> dict[str, Any]:
+    return message_metadata(claim.run_id, claim.channel, part, claim.digest)
 
 
 class Sender:
@@ -111,27 +133,27 @@ class Sender:
         force: bool = False,
     ) -> list[Outcome]:
         """Deliver one run to its channels (or to `channels`)."""
-        self.ledger.start_run(
-            run.run_id, run.digest.name, run.at.timestamp() if run.scheduled else None
-        )
+        scheduled_for = run.at.timestamp() if run.scheduled else None
+        self.ledger.start_run(run.run_id, run.digest.name, scheduled_for)
         seen = None if force else self.ledger.seen
         plans = plan(self.config, library, [run.digest], run.at, channels=channels, seen=seen)
-        return self._parallel([lambda p=p: self._claim_and_deliver(run, p) for p in plans])
+        return self._parallel(self._claim_all(run, plans, library, force))
 
     def recover(self, digests: Sequence[str]) -> list[Outcome]:
-        """Complete the claims a crashed run left pending for these digests."""
+        """Complete the claims left pending for these digests by a crash or a lost answer."""
         orphans = self.ledger.orphaned(digests)
-        return self._parallel([lambda c=c: self._take_over(c) for c in orphans])
+        return self._parallel((lambda c=c: self._take_over(c)) for c in orphans)
 
-    def _parallel(self, jobs: list[Any]) -> list[Outcome]:
-        if not jobs:
-            return []
+    def _parallel(self, jobs: Iterable[Job]) -> list[Outcome]:
+        """Run the jobs in the pool as they come: claims are made one at a time in this thread
+        (so that concurrent runs never plan the same article twice), posts in parallel."""
         beating = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(beating,), daemon=True)
         heart.start()
         try:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
-                return list(pool.map(lambda job: job(), jobs))
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                futures = [pool.submit(job) for job in jobs]
+                return [future.result() for future in futures]
         finally:
             beating.set()
             heart.join()
@@ -140,96 +162,170 @@ class Sender:
         while not done.wait(HEARTBEAT_EVERY):
             try:
                 self.ledger.heartbeat()
-            except Exception as error:  # a missed beat only delays a takeover
+            except DigestbotError as error:  # a missed beat only delays a takeover
                 log.warning("heartbeat failed error=%s", error)
 
-    def _claim_and_deliver(self, run: Run, channel_plan: ChannelPlan) -> Outcome:
-        name, channel = run.digest.name, channel_plan.channel
+    def _claim_all(
+        self, run: Run, plans: list[ChannelPlan], library: Library, force: bool
+    ) -> Iterator[Job]:
+        """Claim every channel in one transaction; the job that follows from each claim."""
+        name = run.digest.name
         if self.stop.is_set():
-            return Outcome(name, channel, "not started", "digestbot is stopping")
-        claim, created = self.ledger.claim(run.run_id, channel, name, payload(channel_plan))
-        if created:
-            return self._deliver(claim, recovering=False)
+            yield from (_say(Outcome(name, p.channel, "not started", "stopping")) for p in plans)
+            return
+        try:
+            payloads = {p.channel: payload(p, run) for p in plans}
+            results = self.ledger.claim_all(run.run_id, name, payloads, force=force)
+        except DigestbotError as error:
+            yield from (_say(Outcome(name, p.channel, "failed", str(error))) for p in plans)
+            return
+        for channel_plan in plans:
+            claim, result = results[channel_plan.channel]
+            if claim is None:  # another run took some of these articles: plan this one again
+                yield self._replan(run, channel_plan.channel, library)
+            else:
+                yield self._job(claim, result)
+
+    def _replan(self, run: Run, channel: str, library: Library) -> Job:
+        name = run.digest.name
+        try:
+            for _ in range(REPLANS):
+                [channel_plan] = plan(
+                    self.config,
+                    library,
+                    [run.digest],
+                    run.at,
+                    channels=[channel],
+                    seen=self.ledger.seen,
+                )
+                claim, result = self.ledger.claim(
+                    run.run_id, channel, name, payload(channel_plan, run)
+                )
+                if claim is not None:
+                    return self._job(claim, result)
+        except DigestbotError as error:
+            return _say(Outcome(name, channel, "failed", str(error)))
+        return _say(Outcome(name, channel, "failed", "other runs kept taking its articles; retry"))
+
+    def _job(self, claim: Claim, result: str) -> Job:
+        if result == CREATED:
+            return lambda: self._deliver(claim, recovering=False)
+        return self._existing(claim)
+
+    def _existing(self, claim: Claim) -> Job:
+        channel = claim.payload["channel"]
         if claim.status == DELIVERED:
-            return Outcome(name, channel, "already delivered", self._link(claim))
+            return _say(Outcome(claim.digest, channel, "already delivered", self._link(claim)))
         if claim.status == EMPTY:
-            return Outcome(name, channel, "nothing new")
+            return _say(Outcome(claim.digest, channel, "nothing new"))
         if claim.status == PENDING and not self.ledger.abandoned(claim):
-            return Outcome(name, channel, "in progress elsewhere")
-        return self._take_over(claim)
+            return _say(Outcome(claim.digest, channel, "in progress elsewhere"))
+        return lambda: self._take_over(claim)
 
     def _take_over(self, claim: Claim) -> Outcome:
         channel = claim.payload["channel"]
-        taken = self.ledger.take_over(claim)
+        try:
+            taken = self.ledger.take_over(claim)
+        except DigestbotError as error:
+            return Outcome(claim.digest, channel, "failed", str(error))
         if taken is None:
             return Outcome(claim.digest, channel, "in progress elsewhere")
         log.info("claim taken over run=%s channel=%s from=%s", claim.run_id, channel, claim.owner)
         outcome = self._deliver(taken, recovering=True)
         if outcome.status == "delivered":
-            return Outcome(
-                outcome.digest,
-                outcome.channel,
-                "delivered (completed an interrupted run)",
-                outcome.detail,
-            )
+            status = "delivered (completed an interrupted run)"
+            return Outcome(outcome.digest, outcome.channel, status, outcome.detail)
         return outcome
 
     def _deliver(self, claim: Claim, *, recovering: bool) -> Outcome:
         channel = claim.payload["channel"]
-        messages = claim.payload["messages"]
-        with self.ledger.working(claim):
-            if not messages:
+        try:
+            if not claim.payload["messages"]:
                 self.ledger.finish(claim, EMPTY)
                 return Outcome(claim.digest, channel, "nothing new")
-            try:
-                posted = self._post_parts(claim, recovering)
-            except DeliveryError as error:
-                self.ledger.finish(claim, FAILED, error=error.reason)
-                log.warning(
-                    "delivery failed run=%s channel=%s reason=%r",
-                    claim.run_id,
-                    channel,
-                    error.reason,
-                )
-                return Outcome(claim.digest, channel, "failed", error.reason)
-            except Exception as error:  # a bug must not cost the other channels
-                log.exception("delivery crashed run=%s channel=%s", claim.run_id, channel)
-                self.ledger.finish(claim, FAILED, error=f"internal error: {error!r}")
-                return Outcome(claim.digest, channel, "failed", f"internal error: {error!r}")
+            if recovering and (expired := self._expire(claim)):
+                return expired
+            posted = self._post_parts(claim, recovering)
+        except DeliveryError as error:
+            return self._failed(claim, error)
+        except DigestbotError as error:
+            return Outcome(claim.digest, channel, "failed", str(error))
+        except Exception as error:  # a bug must not cost the other channels
+            log.exception("delivery crashed run=%s channel=%s", claim.run_id, channel)
+            return self._failed(claim, DeliveryError(f"internal error: {error!r}", uncertain=True))
+        finally:
+            self.ledger.release(claim)
         count = sum(len(part) for part in claim.payload["articles"])
-        parts = len(messages)
+        parts = len(claim.payload["messages"])
+        log.info(
+            "delivered run=%s channel=%s ts=%s articles=%d", claim.run_id, channel, posted.ts, count
+        )
         detail = (
             f"{count} article{'s' * (count != 1)} in {parts} message{'s' * (parts != 1)}, "
             f"{permalink(self.workspace, posted)}"
         )
-        log.info(
-            "delivered run=%s channel=%s ts=%s articles=%d", claim.run_id, channel, posted.ts, count
-        )
         return Outcome(claim.digest, channel, "delivered", detail)
+
+    def _failed(self, claim: Claim, error: DeliveryError) -> Outcome:
+        """Record a failure; when a message may have landed, keep the claim for a check."""
+        channel, reason = claim.payload["channel"], error.reason
+        log.warning(
+            "delivery failed run=%s channel=%s uncertain=%s reason=%r",
+            claim.run_id,
+            channel,
+            error.uncertain,
+            reason,
+        )
+        try:
+            if error.uncertain:
+                self.ledger.hold(claim, reason)
+                reason += " (a message may have landed: the next run checks before posting)"
+            else:
+                self.ledger.finish(claim, FAILED, error=reason)
+        except DigestbotError as ledger_error:
+            reason += f"; and {ledger_error}"
+        return Outcome(claim.digest, channel, "failed", reason)
+
+    def _expire(self, claim: Claim) -> Outcome | None:
+        """Close a scheduled run found pending past its catch_up window with nothing posted:
+        a digest that late is not news any more."""
+        scheduled_for = claim.payload.get("scheduled_for")
+        digest = self.config.digests.get(claim.digest)
+        window = (digest.catch_up if digest else DEFAULT_CATCH_UP).total_seconds()
+        if claim.posted or scheduled_for is None or time.time() - scheduled_for <= window:
+            return None
+        if _check(self._locate(claim, 0, None, claim.channel_id)) is not None:
+            return None
+        self.ledger.finish(claim, FAILED, error="expired before it could be delivered")
+        reason = "the run is older than its catch_up window; not posted late"
+        return Outcome(claim.digest, claim.payload["channel"], "expired", reason)
 
     def _post_parts(self, claim: Claim, recovering: bool) -> Posted:
         channel = claim.payload["channel"]
         posted = list(claim.posted)
         channel_id = claim.channel_id
-        since = claim.claimed_at - HISTORY_SLACK
         for part in range(len(posted), len(claim.payload["messages"])):
-            metadata = message_metadata(claim.run_id, claim.channel, part, claim.digest)
             thread_ts = posted[0] if part else None
-            arguments = {**claim.payload["messages"][part], "metadata": metadata}
+            arguments = {**claim.payload["messages"][part], "metadata": _metadata(claim, part)}
             if thread_ts:
                 arguments["thread_ts"] = thread_ts
-
-            def locate(
-                cid: str | None = channel_id, meta: dict = metadata, ts: str | None = thread_ts
-            ):
-                return self.slack.find(self._channel_id(channel, cid), meta, since, ts)
-
-            found = locate() if recovering and part == len(claim.posted) else None
+            locate = self._locate(claim, part, thread_ts, channel_id)
+            found = _check(locate) if recovering and part == len(claim.posted) else None
             landed = found or self.slack.post(channel, arguments, locate)
             posted.append(landed.ts)
             channel_id = landed.channel_id
             self.ledger.record_part(claim, posted, channel_id)
         return Posted(posted[0], channel_id or "")
+
+    def _locate(
+        self, claim: Claim, part: int, thread_ts: str | None, channel_id: str | None
+    ) -> Callable[[], Posted | None]:
+        """How to find this part in the channel, if it already landed."""
+        since = claim.claimed_at - HISTORY_SLACK
+        channel = claim.payload["channel"]
+        return lambda: self.slack.find(
+            self._channel_id(channel, channel_id), _metadata(claim, part), since, thread_ts
+        )
 
     def _channel_id(self, channel: str, known: str | None) -> str:
         channel_id = known or self.ledger.channel_id(channel)

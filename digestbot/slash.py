@@ -26,6 +26,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from digestbot.compose import escape
 from digestbot.config import Config, DigestConfig, Settings
@@ -188,7 +189,8 @@ def _preview(host: Host, digest: DigestConfig, command: dict[str, Any]) -> list[
 
 def _allowed(config: Config, command: dict[str, Any]) -> bool:
     users, channels = config.slash.allowed_users, config.slash.allowed_channels
-    user_ok = not users or bool({command.get("user_id"), command.get("user_name")} & set(users))
+    # User IDs only: user_name is deprecated and its owner can change it.
+    user_ok = not users or command.get("user_id") in users
     here = {
         command.get("channel_id"),
         command.get("channel_name"),
@@ -259,7 +261,15 @@ class SocketMode:
         self.handler = SocketModeHandler(app, app_token, web_client=web)
 
     def start(self) -> None:
-        self.handler.connect()
+        try:
+            self.handler.connect()
+        except SlackApiError as error:
+            self.handler.close()
+            code = error.response.get("error", "an error")
+            raise ConfigError(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({code})") from None
+        except OSError as error:
+            self.handler.close()
+            raise DigestbotError(f"cannot reach Slack for Socket Mode: {error}") from None
         log.info("socket mode connected")
 
     def stop(self) -> None:

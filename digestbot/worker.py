@@ -29,13 +29,16 @@ from digestbot.errors import ConfigError
 from digestbot.index import ArticleIndex
 from digestbot.ledger import DELIVERED, EMPTY, Ledger, channel_key
 from digestbot.pipeline import ChannelPlan, Library, plan
-from digestbot.runs import Run, Sender
+from digestbot.runs import Outcome, Run, Sender
 from digestbot.schedule import CrontabTrigger
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
+SWEEP_SECONDS = 60.0
+SWEEP_JOB = "recover-pending-claims"
 MAX_INSTANCES = 4
+_TIMING = {"schedule", "timezone", "catch_up"}
 _WATCHED = ("title", "topics", "channels", "schedule", "timezone", "top", "max_age", "catch_up")
 
 Printer = Callable[[Sequence[ChannelPlan]], None]
@@ -58,7 +61,7 @@ class Worker:
         if not self.dry_run:
             self.ledger = Ledger(settings.database_url)
             token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
-            slack = Slack(token, settings.slack_api_url)
+            slack = Slack(token, settings.slack_api_url, stop=self.stop)
             self.sender = Sender(self.config, self.ledger, slack, stop=self.stop)
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._transports: list[slash.HttpServer | slash.SocketMode] = []
@@ -71,6 +74,15 @@ class Worker:
             log.warning("dry run: SLACK_BOT_TOKEN is not set, digests are printed, not posted")
         for digest in self.config.digests.values():
             self._schedule(digest)
+        if self.sender:
+            self.scheduler.add_job(
+                self.sweep,
+                "interval",
+                seconds=SWEEP_SECONDS,
+                id=SWEEP_JOB,
+                coalesce=True,
+                max_instances=1,
+            )
         self.scheduler.start()
         log.info(
             "started digests=%d dry_run=%s config=%s",
@@ -118,8 +130,18 @@ class Worker:
 
     def next_runs(self) -> list[tuple[str, datetime]]:
         return [
-            (job.id, job.next_run_time) for job in self.scheduler.get_jobs() if job.next_run_time
+            (job.id, job.next_run_time)
+            for job in self.scheduler.get_jobs()
+            if job.next_run_time and job.id in self.config.digests
         ]
+
+    def sweep(self) -> None:
+        """Finish deliveries that a dead replica or a lost answer left pending, without
+        waiting for the digest's next firing."""
+        if self.sender is None or self.stop.is_set():
+            return
+        for outcome in self.sender.recover(list(self.config.digests)):
+            _log_outcome(outcome)
 
     @contextmanager
     def library(self) -> Iterator[Library]:
@@ -190,8 +212,10 @@ class Worker:
         for name in removed:
             if self.scheduler.get_job(name):
                 self.scheduler.remove_job(name)
-        # Topics and channels are read when a job fires; only timing needs a new job.
-        retime = set(new.digests) if old.timezone != new.timezone else {*added, *changed}
+        # Topics and channels are read when a job fires; only timing needs a new job (and
+        # rebuilding one needlessly would drop a run that is due right now).
+        retimed = {n for n in changed if _TIMING & _changes(old.digests[n], new.digests[n]).keys()}
+        retime = set(new.digests) if old.timezone != new.timezone else {*added, *retimed}
         for name in retime:
             self._schedule(new.digests[name])
         log.info(
@@ -245,6 +269,16 @@ class Worker:
             return False
         done = {c.channel for c in self.ledger.claims(run.run_id) if c.status in (DELIVERED, EMPTY)}
         return all(channel_key(channel) in done for channel in run.digest.channels)
+
+
+def _log_outcome(outcome: Outcome) -> None:
+    log.info(
+        "result digest=%s channel=%s status=%r detail=%r",
+        outcome.digest,
+        outcome.channel,
+        outcome.status,
+        outcome.detail,
+    )
 
 
 def _changes(old: DigestConfig, new: DigestConfig) -> dict[str, tuple[object, object]]:

@@ -92,6 +92,8 @@ def test_repeated_image_failures_post_without_images(client: Slack, fake: FakeSl
     [message] = fake.messages_in("ai-news")
     assert all("accessory" not in block for block in message["blocks"])
     assert len(message["blocks"]) == 5
+    # Two single removals, then everything at the third failure: four posts, not six.
+    assert len(fake.statuses("chat.postMessage")) == 4
 
 
 def test_not_in_channel_joins_a_public_channel(fake: FakeSlack) -> None:

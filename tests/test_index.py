@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from conftest import FIXTURES
 
 from digestbot.errors import DigestbotError
 from digestbot.index import ArticleIndex
+from digestbot.pipeline import Library
+from digestbot.selection import Rule
 
 HOSTILE = FIXTURES / "hostile"
 
@@ -79,9 +82,9 @@ def test_winner_that_fails_its_full_parse_is_skipped(index: ArticleIndex, articl
     )
     snapshot = index.refresh()
     assert "bad.md" in {entry.path for entry in snapshot.entries}
-    found, failed = index.articles(["bad.md", "000_5d341ca81f4b44a3.txt"])
-    assert list(found) == ["000_5d341ca81f4b44a3.txt"]
-    assert failed[0].path == "bad.md" and "invalid YAML" in failed[0].reason
+    lookup = index.articles(["bad.md", "000_5d341ca81f4b44a3.txt"])
+    assert list(lookup.found) == ["000_5d341ca81f4b44a3.txt"]
+    assert lookup.failed[0].path == "bad.md" and "invalid YAML" in lookup.failed[0].reason
     assert "bad.md" not in {entry.path for entry in index.refresh().entries}
 
 
@@ -89,13 +92,13 @@ def test_display_is_cached_after_the_first_full_parse(index: ArticleIndex, artic
     """Once parsed, an article is served from the index even if the file becomes unreadable."""
     index.refresh()
     seed = "000_5d341ca81f4b44a3.txt"
-    first, _ = index.articles([seed])
+    first = index.articles([seed]).found
     (articles / seed).chmod(0)
     try:
-        again, failed = index.articles([seed])
+        again = index.articles([seed])
     finally:
         (articles / seed).chmod(0o644)
-    assert again == first and failed == []
+    assert again.found == first and again.failed == [] and again.fresh == {}
 
 
 def test_verify_reads_everything_fully(index: ArticleIndex, articles: Path) -> None:
@@ -114,3 +117,30 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     """An articles folder that does not exist names the folder and the config key."""
     with pytest.raises(DigestbotError, match="articles folder does not exist"):
         ArticleIndex(tmp_path / "nowhere", tmp_path / "cache")
+
+
+TRICK = """---
+title: "Looks hot, is not"
+heat: 1
+published: false
+topics: [AI]
+webUrl: "https://example.com/trick"
+excerpt: "a quoted excerpt over several lines
+heat: 999999
+published: true
+end: of the excerpt"
+---
+"""
+
+
+def test_a_quick_read_fooled_by_a_multiline_string_is_corrected(
+    index: ArticleIndex, articles: Path
+) -> None:
+    """Column-0 text inside a quoted excerpt may fool the quick read; the full read of the
+    would-be winner corrects the index, and the digest picks again without it."""
+    (articles / "trick.md").write_text(TRICK)
+    library = Library(index)
+    assert any(entry.path == "trick.md" and entry.heat == 999999 for entry in library._entries)
+    [topic] = library.topics(Rule(["AI"], 5), datetime(2020, 6, 1, tzinfo=UTC))
+    assert [article.path for article in topic.articles] == ["000_5d341ca81f4b44a3.txt"]
+    assert "trick.md" not in {entry.path for entry in index.refresh().entries}

@@ -16,15 +16,17 @@ import sqlalchemy
 
 from digestbot.errors import LedgerError
 from digestbot.ledger import (
+    CREATED,
     DELIVERED,
+    EXISTS,
     PENDING,
     STALE_AFTER,
+    TAKEN,
     Ledger,
     channel_key,
-    deliveries,
     owner_alive,
-    schema_version,
 )
+from digestbot.store import deliveries, schema_version
 
 PAYLOAD = {
     "channel": "#ai-news",
@@ -42,15 +44,23 @@ def ledger(database_url: str):
 
 def test_claim_is_unique(ledger: Ledger) -> None:
     """The first claim of (run, channel) wins; later ones get the existing row."""
-    first, created = ledger.claim("run-1", "#AI-News", "ai", PAYLOAD)
-    again, created_again = ledger.claim("run-1", "ai-news", "ai", {"other": True})
-    assert created and not created_again
+    _, created = ledger.claim("run-1", "#AI-News", "ai", PAYLOAD)
+    again, second = ledger.claim("run-1", "ai-news", "ai", {"other": True})
+    assert (created, second) == (CREATED, EXISTS)
     assert again.payload == PAYLOAD and again.status == PENDING and again.channel == "ai-news"
+
+
+def test_another_run_cannot_claim_the_same_articles(ledger: Ledger) -> None:
+    """A second run planning an article the channel is already getting must plan again."""
+    ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    assert ledger.claim("run-2", "#ai-news", "news", PAYLOAD) == (None, TAKEN)
+    assert ledger.claim("run-2", "#general", "news", PAYLOAD)[1] == CREATED
+    assert ledger.claim("run-3", "#ai-news", "news", PAYLOAD, force=True)[1] == CREATED
 
 
 def test_concurrent_claims_from_threads(ledger: Ledger) -> None:
     """Twenty threads claiming the same run and channel: exactly one creates the claim."""
-    results: list[bool] = []
+    results: list[str] = []
     barrier = threading.Barrier(20)
 
     def claim() -> None:
@@ -62,7 +72,7 @@ def test_concurrent_claims_from_threads(ledger: Ledger) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [False] * 19 + [True]
+    assert sorted(results) == [CREATED] + [EXISTS] * 19
 
 
 CLAIMER = """
@@ -83,7 +93,7 @@ def test_concurrent_claims_from_processes(database_url: str) -> None:
         for _ in range(4)
     ]
     answers = sorted(proc.communicate()[0].strip() for proc in procs)
-    assert answers == ["False", "False", "False", "True"]
+    assert answers == [CREATED, EXISTS, EXISTS, EXISTS]
 
 
 def test_parts_record_articles_as_seen(ledger: Ledger) -> None:
@@ -149,14 +159,36 @@ def test_orphaned_claims(ledger: Ledger) -> None:
     assert ledger.orphaned(["other"]) == []
 
 
-def test_own_idle_claim_is_abandoned_but_not_while_working(ledger: Ledger) -> None:
-    """A claim of this process counts as abandoned only when no thread is delivering it."""
+def test_own_claim_is_abandoned_only_once_released(ledger: Ledger) -> None:
+    """A claim of this process is busy from its creation until released, then abandoned."""
     claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    assert not ledger.abandoned(claim)
+    ledger.release(claim)
     assert ledger.abandoned(claim)
-    with ledger.working(claim):
-        assert not ledger.abandoned(claim)
     ledger.finish(claim, DELIVERED)
     assert not ledger.abandoned(ledger.get("run-1", "#ai-news"))
+
+
+def test_held_claim_stays_pending_and_reserves_its_articles(ledger: Ledger) -> None:
+    """A claim whose message may have landed stays pending, so its articles stay seen."""
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    ledger.hold(claim, "answer lost")
+    held = ledger.get("run-1", "#ai-news")
+    assert held.status == PENDING and held.error == "answer lost"
+    assert "https://a.example/1" in ledger.seen("#ai-news").urls
+
+
+def test_a_claim_taken_over_cannot_be_written_by_its_old_owner(ledger: Ledger) -> None:
+    """After another process took a claim over, the old owner's writes fail loudly."""
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    other = Ledger(ledger.url)
+    other.owner = "elsewhere:1:0"
+    try:
+        assert other.take_over(claim) is not None
+        with pytest.raises(LedgerError, match="taken over by another process"):
+            ledger.record_part(claim, ["1.1"], "C1")
+    finally:
+        other.close()
 
 
 def test_owner_alive_for_this_process() -> None:

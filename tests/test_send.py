@@ -259,3 +259,50 @@ def test_two_processes_sending_the_same_run_post_it_once(
         statuses = [line for out, _ in outputs for line in out.splitlines()]
         assert statuses.count("delivered") == 10
         assert len(statuses) == 20
+
+
+def test_an_unconfirmed_post_is_checked_not_repeated(
+    slack: FakeSlack, write_config: ConfigWriter, cli
+) -> None:
+    """Slack took the post but its answer was lost and the history could not be read: the
+    send fails, and the next one finds the message instead of posting it again."""
+    write_config()
+    slack.fail_next("chat.postMessage", "503_after")
+    slack.scopes.discard("channels:history")  # the check cannot be made
+    first = cli("send")
+    assert first.code == 1 and "a message may have landed" in first.out
+    assert "lacks the channels:history scope" in first.out
+    assert len(slack.messages_in("ai-news")) == 1
+    again = cli("send")  # still no way to check: nothing is posted again
+    assert again.code == 1 and len(slack.messages_in("ai-news")) == 1
+    slack.scopes.add("channels:history")
+    second = cli("send")
+    assert second.code == 0, second.out
+    assert "delivered (completed an interrupted run)" in second.out
+    assert len(slack.messages_in("ai-news")) == 1
+
+
+def test_two_digests_sharing_a_channel_at_once_send_an_article_once(
+    write_config: ConfigWriter, articles: Path
+) -> None:
+    """Two processes sending different digests with the same topic to one channel at the same
+    moment: the article reaches the channel once."""
+    with FakeSlack(latency=0.05) as fake:
+        fake.add_channel("ai-news")
+        body = {"topics": ["AI"], "channels": ["#ai-news"]}
+        path = write_config({"articles": str(articles), "digests": {"a": body, "b": body}})
+        env = process_env(fake, path)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "digestbot", "send", name],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in ("a", "b")
+        ]
+        outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+        assert [proc.returncode for proc in procs] == [0, 0], outputs
+        assert len(fake.messages_in("ai-news")) == 1
+        assert sorted(line.split(": ", 1)[1][:9] for line in outputs) == ["delivered", "nothing n"]

@@ -49,7 +49,7 @@ def worker_for(slack: FakeSlack):
 def test_firing_delivers_the_latest_scheduled_run_once(
     worker_for, slack: FakeSlack, write_config: ConfigWriter, articles: Path
 ) -> None:
-    """A job firing (twice, as two replicas would) posts the scheduled run once."""
+    """Firing twice for the same scheduled time (a retry, a second job) posts the run once."""
     write_config(config(articles, schedule="* * * * *", catch_up="1s"))
     worker = worker_for()
     worker.start()
@@ -247,3 +247,47 @@ def test_three_replicas_on_postgres_deliver_each_channel_once(
         assert [code for code, _, _ in results] == [0, 0, 0], [err for _, _, err in results]
         counts = {ch: len(fake.messages_in(ch)) for ch in channels}
         assert counts == dict.fromkeys(channels, 1)
+
+
+def test_sweep_finishes_a_delivery_a_dead_replica_left(
+    worker_for, slack: FakeSlack, write_config: ConfigWriter, articles: Path
+) -> None:
+    """A claim left pending by a process that died is delivered by the periodic sweep, without
+    waiting for the digest's next firing."""
+    from digestbot.ledger import Ledger
+    from digestbot.pipeline import plan
+    from digestbot.runs import Run, payload
+
+    write_config(config(articles, schedule="0 9 * * *", catch_up="1s"))
+    worker = worker_for()
+    digest = worker.config.digests["ai"]
+    run = Run.scheduled_at(digest, datetime.now(UTC))
+    with worker.library() as library:
+        [channel_plan] = plan(worker.config, library, [digest], run.at)
+    ledger = Ledger(load_settings().database_url)
+    ledger.owner = "gone-host:1:0"  # another replica, which then died (no heartbeat since)
+    claim, _ = ledger.claim(run.run_id, "#ai-news", "ai", payload(channel_plan, run))
+    ledger.release(claim)
+    from digestbot.store import deliveries
+
+    with ledger.engine.begin() as db:
+        db.execute(deliveries.update().values(heartbeat=time.time() - 3600))
+    ledger.close()
+    worker.start()
+    worker.sweep()
+    assert len(slack.messages_in("ai-news")) == 1
+
+
+def test_topic_edit_keeps_the_job_and_its_due_time(
+    worker_for, slack: FakeSlack, write_config: ConfigWriter, articles: Path
+) -> None:
+    """Editing only topics or channels leaves the APScheduler job alone (no run is dropped)."""
+    write_config(config(articles))
+    worker = worker_for()
+    worker.start()
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=67)  # not a cron time
+    worker.scheduler.modify_job("ai", next_run_time=due)
+    write_config(config(articles, topics=["AI", "Robots"]))
+    worker.reload_if_changed()
+    assert worker.scheduler.get_job("ai").next_run_time == due
+    assert worker.config.digests["ai"].topics == ["AI", "Robots"]

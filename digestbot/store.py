@@ -1,0 +1,176 @@
+"""The state store's tables and connections (SQLAlchemy 2 Core): SQLite or PostgreSQL.
+
+The ledger's logic lives in `ledger`; this module only says what is stored and how to reach
+it safely from several threads and processes: SQLite in WAL mode with BEGIN IMMEDIATE,
+PostgreSQL with advisory locks, tables created once even when replicas start together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from digestbot.errors import LedgerError
+
+SCHEMA_VERSION = 1
+_SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises table creation
+
+metadata = MetaData()
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(300), primary_key=True),
+    Column("digest", String(200), nullable=False),
+    Column("scheduled_for", Float),
+    Column("created_at", Float, nullable=False),
+)
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("run_id", String(300), primary_key=True),
+    Column("channel", String(200), primary_key=True),
+    Column("digest", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("owner", String(300), nullable=False),
+    Column("heartbeat", Float, nullable=False),
+    Column("claimed_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("channel_id", String(40)),
+    Column("posted", Text, nullable=False, default="[]"),
+    Column("payload", Text, nullable=False),
+    Column("error", Text),
+)
+sent_articles = Table(
+    "sent_articles",
+    metadata,
+    Column("channel", String(200), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("run_id", String(300), nullable=False),
+    Column("sent_at", Float, nullable=False),
+)
+channel_ids = Table(
+    "channel_ids",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("channel_id", String(40), nullable=False),
+)
+
+
+def open_engine(url: str) -> Engine:
+    """Connect and make sure the tables exist at a schema version this code understands."""
+    try:
+        engine = _engine(url)
+    except (SQLAlchemyError, ImportError) as error:
+        raise LedgerError(
+            f"DIGESTBOT_DATABASE_URL is not a usable database URL ({brief(error)}); "
+            "PostgreSQL needs `pip install 'digestbot[postgres]'`"
+        ) from None
+    try:
+        _create_tables(engine)
+        _check_version(engine)
+    except (SQLAlchemyError, LedgerError) as error:
+        engine.dispose()
+        if isinstance(error, LedgerError):
+            raise
+        raise LedgerError(f"cannot open the state store: {brief(error)}") from None
+    return engine
+
+
+def lock_channel(db: Connection, channel: str) -> None:
+    """Serialise work on one channel until the transaction ends (SQLite: it already is)."""
+    if db.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(channel.encode()).digest()[:8], "big", signed=True)
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def insert_ignore(engine: Engine, table: Table) -> Any:
+    """INSERT that skips rows whose key exists (both dialects spell it ON CONFLICT DO NOTHING)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def brief(error: Exception) -> str:
+    """The driver's first line says what is wrong; the URL (with a password) is not repeated."""
+    return str(getattr(error, "orig", None) or error).strip().split("\n")[0]
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(connection: Any, _record: Any) -> None:
+        # WAL lets readers work beside a writer, in other processes too.
+        _retry_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+        # pysqlite's deferred BEGIN lets two writers deadlock when both upgrade from reading,
+        # which SQLite reports at once as "database is locked"; BEGIN IMMEDIATE waits instead.
+        connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _retry_locked(action: Any, attempts: int = 50) -> None:
+    # Switching a new database to WAL needs a moment alone with it; the busy timeout does not
+    # cover that pragma.
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except sqlite3.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
+def _create_tables(engine: Engine) -> None:
+    # Replicas starting together on an empty database would race to create the tables;
+    # one transaction holding a lock (SQLite: BEGIN IMMEDIATE) lets one of them do it.
+    with engine.begin() as db:
+        if db.dialect.name == "postgresql":
+            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(db)
+
+
+def _check_version(engine: Engine) -> None:
+    with engine.begin() as db:
+        version = db.execute(select(schema_version.c.version)).scalar()
+        if version is None:
+            db.execute(insert(schema_version).values(version=SCHEMA_VERSION))
+        elif version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the state store has schema version {version}, newer than this digestbot"
+                f" ({SCHEMA_VERSION}): upgrade digestbot"
+            )

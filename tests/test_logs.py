@@ -1,0 +1,31 @@
+"""Logging: key=value lines, and secrets blanked wherever they appear."""
+
+from __future__ import annotations
+
+import logging
+
+from digestbot.logs import REDACTED, RedactingFormatter
+
+
+def test_secrets_are_blanked_in_messages_arguments_and_tracebacks() -> None:
+    """A token in the message, in an argument or in an exception never reaches the log."""
+    secret = "xoxb-1234567890-abcdefghijklmnop"
+    formatter = RedactingFormatter([secret, ""])
+    try:
+        raise RuntimeError(f"Slack said no to {secret}")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord(
+            "digestbot",
+            logging.ERROR,
+            __file__,
+            1,
+            "token=%s in %s",
+            (secret, "call"),
+            sys.exc_info(),
+        )
+    text = formatter.format(record)
+    assert secret not in text
+    assert f"token={REDACTED} in call" in text and f"Slack said no to {REDACTED}" in text
+    assert "level=ERROR logger=digestbot" in text
