@@ -1,4 +1,4 @@
-"""Beside delivery: the ledger of runs, claims, delivered parts and sent articles.
+"""Beside delivery: the ledger of claims, delivered parts and sent articles.
 
 For every (run, channel) a claim row is inserted before anything is posted: the primary key
 makes the insert the lock, so two processes never post the same run to the same channel, and a
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from digestbot.errors import LedgerError
 from digestbot.selection import Seen
@@ -35,7 +35,6 @@ from digestbot.store import (
     insert_ignore,
     lock_channel,
     open_engine,
-    runs,
     sent_articles,
 )
 
@@ -149,21 +148,6 @@ class Ledger:
         """What a channel already had, and what in-flight claims are about to give it."""
         with self.engine.connect() as db:
             return _seen(db, channel_key(channel))
-
-    @_guarded
-    def start_run(self, run_id: str, digest: str, scheduled_for: float | None) -> None:
-        try:
-            with self.engine.begin() as db:
-                db.execute(
-                    insert(runs).values(
-                        run_id=run_id,
-                        digest=digest,
-                        scheduled_for=scheduled_for,
-                        created_at=time.time(),
-                    )
-                )
-        except IntegrityError:
-            pass  # another replica, or an earlier start, recorded it
 
     def claim(
         self,

@@ -133,8 +133,6 @@ class Sender:
         force: bool = False,
     ) -> list[Outcome]:
         """Deliver one run to its channels (or to `channels`)."""
-        scheduled_for = run.at.timestamp() if run.scheduled else None
-        self.ledger.start_run(run.run_id, run.digest.name, scheduled_for)
         seen = None if force else self.ledger.seen
         plans = plan(self.config, library, [run.digest], run.at, channels=channels, seen=seen)
         return self._parallel(self._claim_all(run, plans, library, force))

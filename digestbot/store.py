@@ -37,14 +37,6 @@ _SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises tab
 
 metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
-runs = Table(
-    "runs",
-    metadata,
-    Column("run_id", String(300), primary_key=True),
-    Column("digest", String(200), nullable=False),
-    Column("scheduled_for", Float),
-    Column("created_at", Float, nullable=False),
-)
 deliveries = Table(
     "deliveries",
     metadata,
