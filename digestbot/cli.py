@@ -11,6 +11,7 @@ import inspect
 import itertools
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -400,6 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `digestbot preview | head`: the reader had enough
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes it at exit
+        return 0
     except Exception as error:  # a bug: say so in one line; --debug shows the traceback
         if args.debug:
             raise

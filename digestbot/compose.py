@@ -45,6 +45,7 @@ IMAGE_FORMATS_REJECTED = (".webp", ".svg", ".avif", ".bmp", ".tif", ".tiff", ".i
 BUILDER_URL = "https://app.slack.com/block-kit-builder/#"
 _URL_SAFE = ";/?:@&=+$,-_.!~*'()#%[]"
 _LINK = re.compile(r"<([^|>]+)\|([^>]*)>")
+_BOLD_LINE = re.compile(r"^\*(.+)\*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,7 @@ def _render_block(block: dict[str, Any]) -> list[str]:
 
 def _plain(mrkdwn: str) -> str:
     text = _LINK.sub(lambda m: f"{m.group(2)} <{m.group(1)}>", mrkdwn)
+    text = _BOLD_LINE.sub(r"\1", text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from conftest import FEEDS, FIXTURES, ROOT, ConfigWriter
 from fakeslack import validate_blocks
 
-from digestbot.cli import COMMANDS, build_parser
+from digestbot.cli import COMMANDS, ProgressBar, build_parser
 
 SONY_TITLE = "Sony’s first AI image sensor will make cameras everywhere smarter"
 
@@ -162,3 +163,27 @@ def test_corpus_preview_gives_blocks_a_strict_slack_accepts(
     for post in posts:
         validate_blocks(post["blocks"])
         assert 0 < len(post["text"]) <= 3000
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_only() -> None:
+    """Indexing a large feed shows a bar on a terminal and nothing in a pipe or a log."""
+    screen = Terminal()
+    bar = ProgressBar("Indexing articles", stream=screen)
+    for done in range(1, 1001):
+        bar(done, 1000)
+    drawn = screen.getvalue()
+    assert drawn.startswith("\rIndexing articles [")
+    assert drawn.endswith("] 1000/1000\n") and "#" * 30 in drawn
+    piped = io.StringIO()
+    ProgressBar("Indexing articles", stream=piped)(500, 1000)
+    assert piped.getvalue() == ""
+    small = Terminal()
+    ProgressBar("Indexing articles", stream=small)(5, 10)
+    assert small.getvalue() == ""
