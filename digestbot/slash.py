@@ -170,7 +170,8 @@ def _say(outcome: Outcome, digest: DigestConfig) -> str:
     if outcome.status == "delivered":
         return f"Posted {name} here: {escape(outcome.detail)}"
     if outcome.status == "nothing new":
-        return f"Nothing new for {name} here: this channel already had every article it would show."
+        topics = escape(", ".join(digest.topics))
+        return f"Nothing new for {name} here: no article on {topics} that this channel has not had."
     return f"Could not post {name}: {escape(outcome.detail or outcome.status)}"
 
 
