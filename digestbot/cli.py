@@ -222,7 +222,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     Example: digestbot status
     """
-    from digestbot.ledger import channel_key
     from digestbot.schedule import CrontabTrigger
 
     context = Context(args.settings)
@@ -240,7 +239,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             when = "sent by hand only"
         print(f"{digest.name}: {when}")
         for channel in digest.channels:
-            claim = latest.get((digest.name, channel_key(channel)))
+            claim = latest.get((digest.name, ledger.key(channel))) if ledger else None
             print(f"  {channel}: {_last_delivery(claim, zone) if claim else 'never delivered'}")
     return 0
 
@@ -397,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DigestbotError as error:
         if args.debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(logs.redact(f"error: {error}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -407,8 +406,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug: say so in one line; --debug shows the traceback
         if args.debug:
             raise
-        print(
-            f"error: unexpected {type(error).__name__}: {error} (run with --debug for details)",
-            file=sys.stderr,
-        )
+        message = f"error: unexpected {type(error).__name__}: {error} (--debug shows where)"
+        print(logs.redact(message), file=sys.stderr)
         return 2

@@ -54,6 +54,17 @@ class Settings(BaseSettings):
     port: int | None = Field(None, validation_alias="PORT", ge=1, le=65535)
     cache_home: Path | None = Field(None, validation_alias="XDG_CACHE_HOME")
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token")
+    @classmethod
+    def _clean_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        # Secrets mounted from files often end in a newline, which HTTP headers refuse.
+        if secret is None:
+            return None
+        value = secret.get_secret_value().strip()
+        if not value or any(char.isspace() or not char.isprintable() for char in value):
+            raise ValueError("must be one word without spaces or control characters")
+        return SecretStr(value)
+
     @field_validator("database_url")
     @classmethod
     def _sqlalchemy_url(cls, url: str) -> str:
@@ -80,7 +91,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         problems = "; ".join(
-            f"{_env_name(err['loc'])}: {err['msg']}" for err in error.errors(include_input=False)
+            f"{_env_name(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in error.errors(include_input=False)
         )
         raise ConfigError(f"environment: {problems}") from None
 

@@ -138,9 +138,9 @@ class Slack:
         response = self._read("auth.test", self._reads.auth_test)
         return Workspace(response.get("url", ""))
 
-    def channel_ids(self) -> dict[str, str]:
+    def channel_ids(self, *, refresh: bool = False) -> dict[str, str]:
         """Every channel the bot can see, name -> ID (conversations.list, all pages)."""
-        if self._ids:
+        if self._ids and not refresh:
             return dict(self._ids)
         cursor = None
         found: dict[str, str] = {}
@@ -174,11 +174,19 @@ class Slack:
         """The message carrying this metadata, if it already landed in the channel."""
         wanted = metadata["event_payload"]
         cursor = None
+        joined = False
         while True:
-            page = self._read(
-                "conversations.history",
-                lambda c=cursor: self._history(channel_id, since, thread_ts, c),
-            )
+            try:
+                page = self._history(channel_id, since, thread_ts, cursor)
+            except SlackApiError as error:
+                # chat:write.public posts without joining, but history needs membership.
+                if error.response.get("error") == "not_in_channel" and not joined:
+                    joined = True
+                    self._join(channel_id)
+                    continue
+                raise _read_error(error, f"the history of {channel_id}") from None
+            except (*AMBIGUOUS, ValueError) as error:
+                raise _unreachable("conversations.history", error) from None
             for message in page.get("messages", []):
                 meta = message.get("metadata") or {}
                 if meta.get("event_type") == EVENT_TYPE and meta.get("event_payload") == wanted:
@@ -206,23 +214,28 @@ class Slack:
             cursor=cursor,
         )
 
-    def post(self, channel: str, arguments: dict[str, Any], locate: Locate) -> Posted:
-        """chat.postMessage with every recovery above; DeliveryError when it cannot be done.
+    def post(
+        self, channel: str, arguments: dict[str, Any], locate: Locate, *, to: str | None = None
+    ) -> Posted:
+        """chat.postMessage to `to` (default: `channel`, the name people know it by, which
+        errors use) with every recovery above; DeliveryError when it cannot be done.
 
         The error is `uncertain` when an earlier attempt may have landed unseen (its answer
         was lost and the history could not settle it): the caller must not plan it again.
         """
-        attempt = _Attempt(channel, {**arguments, "channel": channel}, locate)
+        attempt = _Attempt(channel, {**arguments, "channel": to or channel}, locate)
         try:
             return self._post(attempt)
         except DeliveryError as error:
-            raise DeliveryError(error.reason, uncertain=attempt.failures > 0) from None
+            uncertain = error.uncertain or attempt.failures > 0
+            raise DeliveryError(error.reason, uncertain=uncertain) from None
 
     def _post(self, attempt: _Attempt) -> Posted:
         channel, arguments = attempt.channel, attempt.arguments
+        destination = arguments["channel"]
         deadline = time.monotonic() + POST_DEADLINE
         while attempt.failures < ATTEMPTS and time.monotonic() < deadline:
-            self._wait_turn(channel)
+            self._wait_turn(destination)
             try:
                 response = self._posts.chat_postMessage(**arguments)
             except SlackApiError as error:
@@ -242,7 +255,7 @@ class Slack:
                     )
                 elif code == "not_in_channel" and not attempt.joined:
                     attempt.joined = True
-                    self._join(channel)
+                    self._join(destination, channel)
                 else:
                     raise DeliveryError(explain(code, channel, response.data)) from None
                 continue
@@ -250,7 +263,7 @@ class Slack:
                 if found := self._after_ambiguous(attempt, type(error).__name__):
                     return found
                 continue
-            self._landed(channel)
+            self._landed(destination)
             return Posted(response["ts"], response["channel"])
         raise DeliveryError(
             f"Slack kept refusing or failing ({attempt.failures} errors, or rate limits for "
@@ -272,30 +285,28 @@ class Slack:
         self._pause(min(BACKOFF_CAP, 0.25 * 2 ** (attempt.failures - 1)) * random.uniform(0.5, 1))
         return None
 
-    def _join(self, channel: str) -> None:
+    def _join(self, channel: str, label: str | None = None) -> None:
+        """Join a public channel (given by name or ID; `label` names it in errors)."""
+        label = label or channel
         channel_id = self.resolve(channel)
         if channel_id is None:
-            raise DeliveryError(explain("channel_not_found", channel, {}))
+            raise DeliveryError(explain("channel_not_found", label, {}))
         try:
             self._reads.conversations_join(channel=channel_id)
         except SlackApiError as error:
             code = error.response.get("error", "")
             if code == "method_not_supported_for_channel_type":
                 code = "not_in_channel"
-            raise DeliveryError(explain(code, channel, error.response.data)) from None
-        log.info("joined channel=%s id=%s", channel, channel_id)
+            raise DeliveryError(explain(code, label, error.response.data)) from None
+        log.info("joined channel=%s id=%s", label, channel_id)
 
     def _read(self, method: str, call: Callable[[], Any]) -> Any:
         try:
             return call()
         except SlackApiError as error:
-            code = error.response.get("error", "") or f"HTTP {error.response.status_code}"
-            raise DeliveryError(explain(code, method, error.response.data)) from None
+            raise _read_error(error, method) from None
         except (*AMBIGUOUS, ValueError) as error:
-            raise DeliveryError(
-                f"cannot reach Slack for {method} ({type(error).__name__}): check SLACK_API_URL "
-                "and the network, then try again"
-            ) from None
+            raise _unreachable(method, error) from None
 
     def _wait_turn(self, channel: str) -> None:
         with self._lock:
@@ -313,7 +324,8 @@ class Slack:
     def _pause(self, seconds: float) -> None:
         # Waiting on the stop event lets SIGTERM end a long rate-limit pause at once.
         if self.stop.wait(seconds):
-            raise DeliveryError("digestbot is stopping; the next start finishes this channel")
+            # Uncertain: the claim stays open, so any replica (or the next start) finishes it.
+            raise DeliveryError("digestbot is stopping", uncertain=True)
 
     def _slow_down(self, retry_after: float) -> None:
         with self._lock:
@@ -354,6 +366,18 @@ def explain(code: str, where: str, body: Any) -> str:
         details = "; ".join((body or {}).get("errors", [])) or code
         return f"Slack rejected the message's blocks ({details})"
     return f"Slack answered {code or 'an error'} for {where}"
+
+
+def _read_error(error: SlackApiError, where: str) -> DeliveryError:
+    code = error.response.get("error", "") or f"HTTP {error.response.status_code}"
+    return DeliveryError(explain(code, where, error.response.data))
+
+
+def _unreachable(method: str, error: Exception) -> DeliveryError:
+    return DeliveryError(
+        f"cannot reach Slack for {method} ({type(error).__name__}): check SLACK_API_URL "
+        "and the network, then try again"
+    )
 
 
 def _retry_after(response: Any) -> float:

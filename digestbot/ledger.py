@@ -4,8 +4,9 @@ For every (run, channel) a claim row is inserted before anything is posted: the 
 makes the insert the lock, so two processes never post the same run to the same channel, and a
 per-channel lock around "what did this channel have?" and the insert keeps two different runs
 from planning the same article for it. The row then records each message part as it lands.
-A claim whose owner died (same host: the process is gone; another host: no heartbeat for
-`STALE_AFTER`) can be taken over, with a compare-and-swap on the owner. Tables: `store`.
+A claim whose owner is gone (see `owners`) can be taken over, with a compare-and-swap on the
+owner. Channels are known by their Slack ID once resolved, so a name, an ID and a renamed
+channel are one channel. Tables: `store`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from digestbot import owners
 from digestbot.errors import LedgerError
 from digestbot.selection import Seen
 from digestbot.store import (
@@ -36,57 +36,21 @@ from digestbot.store import (
     lock_channel,
     open_engine,
     sent_articles,
+    upsert,
 )
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = 90.0  # seconds without a heartbeat before another host may take over a claim
 PENDING, DELIVERED, EMPTY, FAILED = "pending", "delivered", "empty", "failed"
 CREATED, EXISTS, TAKEN = "created", "exists", "taken"
-_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 _T = TypeVar("_T")
 
-# The claims this process is delivering right now, whichever Ledger object holds them.
-_working: set[tuple[str, str]] = set()
-_working_lock = threading.Lock()
 
-
-def channel_key(channel: str) -> str:
-    """How the ledger names a channel: IDs as they are, names without '#', lower case."""
+def channel_name(channel: str) -> str:
+    """A channel as written in a config: IDs as they are, names without '#', lower case."""
     channel = channel.strip()
-    return channel if _CHANNEL_ID.fullmatch(channel) else channel.lstrip("#").lower()
-
-
-def owner_id() -> str:
-    """This process: host, pid and the pid's start time (so a reused pid is not mistaken)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks ("0" where /proc is missing; "" for a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return "0"
-    return "" if fields[0] == "Z" else fields[19]
-
-
-def owner_alive(owner: str, heartbeat: float, now: float) -> bool:
-    """Whether a claim's owner may still be working on it."""
-    host, _, rest = owner.partition(":")
-    pid_text, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return now - heartbeat < STALE_AFTER
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    current = _start_time(pid)
-    return current != "" and started in ("0", current)
+    return channel if CHANNEL_ID.fullmatch(channel) else channel.lstrip("#").lower()
 
 
 @dataclass(frozen=True)
@@ -103,7 +67,7 @@ class Sent:
 
 @dataclass(frozen=True)
 class Claim:
-    """A (run, channel) row of the ledger."""
+    """A (run, channel) row of the ledger; `channel` is the channel's ID once resolved."""
 
     run_id: str
     channel: str
@@ -138,16 +102,46 @@ class Ledger:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = open_engine(url)
-        self.owner = owner_id()
+        self._ids: dict[str, str] = {}
+        self._ids_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
 
     @_guarded
+    def key(self, channel: str) -> str:
+        """How the ledger knows a channel: its ID when known, else its normalised name."""
+        name = channel_name(channel)
+        if CHANNEL_ID.fullmatch(name):
+            return name
+        with self._ids_lock:
+            if name in self._ids:
+                return self._ids[name]
+        with self.engine.connect() as db:
+            found = db.execute(
+                select(channel_ids.c.channel_id).where(channel_ids.c.name == name)
+            ).scalar()
+        if found:
+            with self._ids_lock:
+                self._ids[name] = found
+        return found or name
+
+    @_guarded
+    def remember_channels(self, ids: dict[str, str]) -> None:
+        """Keep name -> ID, shared with every process using this ledger."""
+        rows = [{"name": channel_name(name), "channel_id": cid} for name, cid in ids.items()]
+        if rows:
+            with self.engine.begin() as db:
+                db.execute(upsert(self.engine, channel_ids, "name", "channel_id"), rows)
+        with self._ids_lock:
+            self._ids.update({channel_name(name): cid for name, cid in ids.items()})
+
+    @_guarded
     def seen(self, channel: str) -> Seen:
         """What a channel already had, and what in-flight claims are about to give it."""
+        key = self.key(channel)
         with self.engine.connect() as db:
-            return _seen(db, channel_key(channel))
+            return _seen(db, key)
 
     def claim(
         self,
@@ -176,72 +170,44 @@ class Ledger:
         already has one; or (None, TAKEN) when another run has meanwhile sent or claimed one of
         the planned articles for that channel (unless `force`): plan again and retry.
         """
+        keys = {channel: self.key(channel) for channel in payloads}
         results: dict[str, tuple[Claim | None, str]] = {}
-        with self.engine.begin() as db:
-            # Always in the same order, so two processes never wait on each other's locks.
-            for channel in sorted(payloads, key=channel_key):
-                results[channel] = self._claim_one(
-                    db, run_id, channel, digest, payloads[channel], force
-                )
-        return results
-
-    def _claim_one(
-        self,
-        db: Connection,
-        run_id: str,
-        channel: str,
-        digest: str,
-        payload: dict[str, Any],
-        force: bool,
-    ) -> tuple[Claim | None, str]:
-        key = channel_key(channel)
-        lock_channel(db, key)
-        existing = db.execute(
-            select(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.channel == key)
-        ).first()
-        if existing is not None:
-            return _claim(existing._mapping), EXISTS
-        if not force and _overlaps(payload, _seen(db, key)):
-            return None, TAKEN
-        now = time.time()
-        row = {
-            "run_id": run_id,
-            "channel": key,
-            "digest": digest,
-            "status": PENDING,
-            "owner": self.owner,
-            "heartbeat": now,
-            "claimed_at": now,
-            "posted": "[]",
-            "payload": json.dumps(payload),
-            "finished_at": None,
-            "channel_id": None,
-            "error": None,
-        }
-        claim = _claim(row)
-        _mark_working(run_id, key)
         try:
-            db.execute(insert(deliveries).values(**row))
+            with self.engine.begin() as db:
+                # Always in the same order, so two processes never wait on each other's locks.
+                for channel in sorted(payloads, key=keys.__getitem__):
+                    results[channel] = _claim_one(
+                        db, run_id, keys[channel], digest, payloads[channel], force
+                    )
         except BaseException:
-            self.release(claim)
+            for claim, outcome in results.values():
+                if claim and outcome == CREATED:
+                    owners.release(claim.owner)
             raise
-        return claim, CREATED
+        return results
 
     @_guarded
     def get(self, run_id: str, channel: str) -> Claim | None:
+        key = self.key(channel)
         with self.engine.connect() as db:
             row = db.execute(
-                select(deliveries).where(
-                    deliveries.c.run_id == run_id, deliveries.c.channel == channel_key(channel)
-                )
+                select(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.channel == key)
             ).first()
         return _claim(row._mapping) if row else None
 
     @_guarded
-    def take_over(self, claim: Claim) -> Claim | None:
-        """Make a dead owner's (or a failed) claim ours; None when someone else got there first."""
-        _mark_working(claim.run_id, claim.channel)
+    def take_over(self, claim: Claim, payload: dict[str, Any] | None = None) -> Claim | None:
+        """Make an abandoned (or failed) claim ours, optionally with a new plan; None when
+        someone else got there first, or when the new plan's articles were taken meanwhile."""
+        owner = owners.new_owner()
+        values: dict[str, Any] = {"owner": owner, "heartbeat": time.time(), "status": PENDING}
+        if payload is not None:
+            values["payload"] = json.dumps(payload)
         with self.engine.begin() as db:
+            lock_channel(db, claim.channel)
+            if payload is not None and _overlaps(payload, _seen(db, claim.channel)):
+                owners.release(owner)
+                return None
             result = db.execute(
                 update(deliveries)
                 .where(
@@ -251,26 +217,22 @@ class Ledger:
                     deliveries.c.heartbeat == claim.heartbeat,
                     deliveries.c.status == claim.status,
                 )
-                .values(owner=self.owner, heartbeat=time.time(), status=PENDING, error=None)
+                .values(**values)
             )
         if result.rowcount != 1:
-            self.release(claim)
+            owners.release(owner)
             return None
         return self.get(claim.run_id, claim.channel)
 
     def release(self, claim: Claim) -> None:
         """This process stops working on the claim (whatever its status)."""
-        with _working_lock:
-            _working.discard((claim.run_id, claim.channel))
+        owners.release(claim.owner)
 
     def abandoned(self, claim: Claim) -> bool:
         """A pending claim nobody is delivering: its owner died, or it is ours but idle."""
-        if claim.status != PENDING:
-            return False
-        if claim.owner == self.owner:
-            with _working_lock:
-                return (claim.run_id, claim.channel) not in _working
-        return not owner_alive(claim.owner, claim.heartbeat, time.time())
+        return claim.status == PENDING and not owners.alive(
+            claim.owner, claim.heartbeat, time.time()
+        )
 
     @_guarded
     def record_part(self, claim: Claim, posted: Sequence[str], channel_id: str | None) -> None:
@@ -282,7 +244,7 @@ class Ledger:
         done = len(posted) == len(claim.payload["messages"])
         closing = {"status": DELIVERED, "finished_at": now} if done else {}
         with self.engine.begin() as db:
-            self._update_mine(
+            _update_mine(
                 db,
                 claim,
                 posted=json.dumps(list(posted)),
@@ -311,30 +273,14 @@ class Ledger:
         """Close a claim as delivered, empty or failed."""
         now = time.time()
         with self.engine.begin() as db:
-            self._update_mine(db, claim, status=status, error=error, finished_at=now, heartbeat=now)
+            _update_mine(db, claim, status=status, error=error, finished_at=now, heartbeat=now)
 
     @_guarded
     def hold(self, claim: Claim, error: str) -> None:
-        """Leave a claim pending with the reason: a message may have landed, unconfirmed.
-        Its articles stay reserved, and the next run checks the channel before posting."""
+        """Leave a claim pending with the reason: a message may have landed, unconfirmed, or
+        the process is stopping. Its articles stay reserved; any process may finish it."""
         with self.engine.begin() as db:
-            self._update_mine(db, claim, error=error, heartbeat=time.time())
-
-    def _update_mine(self, db: Connection, claim: Claim, **values: Any) -> None:
-        result = db.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.run_id == claim.run_id,
-                deliveries.c.channel == claim.channel,
-                deliveries.c.owner == self.owner,
-            )
-            .values(**values)
-        )
-        if result.rowcount != 1:
-            raise LedgerError(
-                f"the claim for {claim.channel} in run {claim.run_id} was taken over by another "
-                "process (this one looked dead to it); it finishes the delivery"
-            )
+            _update_mine(db, claim, error=error, heartbeat=time.time())
 
     @_guarded
     def heartbeat(self) -> None:
@@ -342,7 +288,10 @@ class Ledger:
         with self.engine.begin() as db:
             db.execute(
                 update(deliveries)
-                .where(deliveries.c.owner == self.owner, deliveries.c.status == PENDING)
+                .where(
+                    deliveries.c.owner.startswith(owners.this_process() + "/", autoescape=True),
+                    deliveries.c.status == PENDING,
+                )
                 .values(heartbeat=time.time())
             )
 
@@ -374,31 +323,56 @@ class Ledger:
             latest.setdefault((claim.digest, claim.channel), claim)
         return list(latest.values())
 
-    @_guarded
-    def channel_id(self, channel: str) -> str | None:
-        key = channel_key(channel)
-        if _CHANNEL_ID.fullmatch(key):
-            return key
-        with self.engine.connect() as db:
-            return db.execute(
-                select(channel_ids.c.channel_id).where(channel_ids.c.name == key)
-            ).scalar()
 
-    @_guarded
-    def remember_channels(self, names: dict[str, str]) -> None:
-        """Keep name -> ID so later runs need not list the workspace's channels again."""
-        with self.engine.begin() as db:
-            for name, channel_id in names.items():
-                key = channel_key(name)
-                db.execute(channel_ids.delete().where(channel_ids.c.name == key))
-                db.execute(insert(channel_ids).values(name=key, channel_id=channel_id))
+def _claim_one(
+    db: Connection, run_id: str, key: str, digest: str, payload: dict[str, Any], force: bool
+) -> tuple[Claim | None, str]:
+    lock_channel(db, key)
+    existing = db.execute(
+        select(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.channel == key)
+    ).first()
+    if existing is not None:
+        return _claim(existing._mapping), EXISTS
+    if not force and _overlaps(payload, _seen(db, key)):
+        return None, TAKEN
+    now = time.time()
+    row = {
+        "run_id": run_id,
+        "channel": key,
+        "digest": digest,
+        "status": PENDING,
+        "owner": owners.new_owner(),
+        "heartbeat": now,
+        "claimed_at": now,
+        "posted": "[]",
+        "payload": json.dumps(payload),
+        "finished_at": None,
+        "channel_id": None,
+        "error": None,
+    }
+    try:
+        db.execute(insert(deliveries).values(**row))
+    except BaseException:
+        owners.release(row["owner"])
+        raise
+    return _claim(row), CREATED
 
 
-def _mark_working(run_id: str, channel: str) -> None:
-    # Before the claim exists in the database, so no other thread of this process can ever see
-    # it pending and idle.
-    with _working_lock:
-        _working.add((run_id, channel))
+def _update_mine(db: Connection, claim: Claim, **values: Any) -> None:
+    result = db.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.run_id == claim.run_id,
+            deliveries.c.channel == claim.channel,
+            deliveries.c.owner == claim.owner,
+        )
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise LedgerError(
+            f"the claim for {claim.channel} in run {claim.run_id} was taken over by another "
+            "process (this one looked dead to it); it finishes the delivery"
+        )
 
 
 def _seen(db: Connection, key: str) -> Seen:

@@ -29,10 +29,21 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+_secrets: list[str] = []
+
+
+def redact(text: str) -> str:
+    """`text` with every configured secret blanked out (for messages printed, not logged)."""
+    for secret in _secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 def setup(level: int, secrets: Iterable[str] = ()) -> None:
     """Log to stderr at `level`; chatty libraries only from WARNING unless debugging."""
+    _secrets[:] = [secret for secret in secrets if secret]
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(secrets))
+    handler.setFormatter(RedactingFormatter(_secrets))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -21,7 +21,17 @@ from typing import Any
 from digestbot.config import DEFAULT_CATCH_UP, Config, DigestConfig
 from digestbot.deliver import Posted, Slack, Workspace, message_metadata, permalink
 from digestbot.errors import DeliveryError, DigestbotError
-from digestbot.ledger import CREATED, DELIVERED, EMPTY, FAILED, PENDING, Claim, Ledger
+from digestbot.ledger import (
+    CHANNEL_ID,
+    CREATED,
+    DELIVERED,
+    EMPTY,
+    FAILED,
+    PENDING,
+    Claim,
+    Ledger,
+    channel_name,
+)
 from digestbot.pipeline import ChannelPlan, Library, plan
 from digestbot.selection import title_key
 
@@ -99,6 +109,11 @@ def _check(locate: Callable[[], Posted | None]) -> Posted | None:
         raise DeliveryError(error.reason, uncertain=True) from None
 
 
+def _destination(claim: Claim) -> str:
+    """Post to the channel's ID when the ledger knows it (Slack's advice), else its name."""
+    return claim.channel if CHANNEL_ID.fullmatch(claim.channel) else claim.payload["channel"]
+
+
 def _metadata(claim: Claim, part: int) -> dict[str, Any]:
     return message_metadata(claim.run_id, claim.channel, part, claim.digest)
 
@@ -121,8 +136,18 @@ class Sender:
         self.workspace: Workspace | None = None
 
     def connect(self) -> None:
-        """Check the token before touching any channel."""
+        """Check the token and learn the configured channels' IDs before touching any."""
         self.workspace = self.slack.check_auth()
+        self.resolve(ch for digest in self.config.digests.values() for ch in digest.channels)
+
+    def resolve(self, channels: Iterable[str]) -> None:
+        """Learn the IDs of channels known only by name, so that the ledger knows a channel
+        as one however it is written (one conversations.list, only when needed)."""
+        unknown = {name for name in map(channel_name, channels) if self.ledger.key(name) == name}
+        unknown = {name for name in unknown if not CHANNEL_ID.fullmatch(name)}
+        if unknown:
+            ids = self.slack.channel_ids(refresh=True)
+            self.ledger.remember_channels({name: ids[name] for name in unknown if name in ids})
 
     def send(
         self,
@@ -133,8 +158,14 @@ class Sender:
         force: bool = False,
     ) -> list[Outcome]:
         """Deliver one run to its channels (or to `channels`)."""
+        targets = list(dict.fromkeys(channels or run.digest.channels))
+        try:
+            # Without IDs, two replicas could know one channel by two names: deliver nothing.
+            self.resolve(targets)
+        except DigestbotError as error:
+            return [Outcome(run.digest.name, channel, "failed", str(error)) for channel in targets]
         seen = None if force else self.ledger.seen
-        plans = plan(self.config, library, [run.digest], run.at, channels=channels, seen=seen)
+        plans = plan(self.config, library, [run.digest], run.at, channels=targets, seen=seen)
         return self._parallel(self._claim_all(run, plans, library, force))
 
     def recover(self, digests: Sequence[str]) -> list[Outcome]:
@@ -182,7 +213,7 @@ class Sender:
             if claim is None:  # another run took some of these articles: plan this one again
                 yield self._replan(run, channel_plan.channel, library)
             else:
-                yield self._job(claim, result)
+                yield self._job(claim, result, run, library)
 
     def _replan(self, run: Run, channel: str, library: Library) -> Job:
         name = run.digest.name
@@ -200,17 +231,14 @@ class Sender:
                     run.run_id, channel, name, payload(channel_plan, run)
                 )
                 if claim is not None:
-                    return self._job(claim, result)
+                    return self._job(claim, result, run, library)
         except DigestbotError as error:
             return _say(Outcome(name, channel, "failed", str(error)))
         return _say(Outcome(name, channel, "failed", "other runs kept taking its articles; retry"))
 
-    def _job(self, claim: Claim, result: str) -> Job:
+    def _job(self, claim: Claim, result: str, run: Run, library: Library) -> Job:
         if result == CREATED:
             return lambda: self._deliver(claim, recovering=False)
-        return self._existing(claim)
-
-    def _existing(self, claim: Claim) -> Job:
         channel = claim.payload["channel"]
         if claim.status == DELIVERED:
             return _say(Outcome(claim.digest, channel, "already delivered", self._link(claim)))
@@ -218,7 +246,29 @@ class Sender:
             return _say(Outcome(claim.digest, channel, "nothing new"))
         if claim.status == PENDING and not self.ledger.abandoned(claim):
             return _say(Outcome(claim.digest, channel, "in progress elsewhere"))
+        if claim.status == FAILED and not claim.posted:
+            return self._retry(claim, run, library)
         return lambda: self._take_over(claim)
+
+    def _retry(self, claim: Claim, run: Run, library: Library) -> Job:
+        """A failed channel of this run, tried again with a fresh plan: it may have had other
+        digests since the failure, and its old plan must not repeat them."""
+        channel = claim.payload["channel"]
+        try:
+            [channel_plan] = plan(
+                self.config,
+                library,
+                [run.digest],
+                run.at,
+                channels=[channel],
+                seen=self.ledger.seen,
+            )
+            taken = self.ledger.take_over(claim, payload(channel_plan, run))
+        except DigestbotError as error:
+            return _say(Outcome(claim.digest, channel, "failed", str(error)))
+        if taken is None:
+            return _say(Outcome(claim.digest, channel, "in progress elsewhere"))
+        return lambda: self._deliver(taken, recovering=False)
 
     def _take_over(self, claim: Claim) -> Outcome:
         channel = claim.payload["channel"]
@@ -277,7 +327,7 @@ class Sender:
         try:
             if error.uncertain:
                 self.ledger.hold(claim, reason)
-                reason += " (a message may have landed: the next run checks before posting)"
+                reason += " (left open: the next run checks the channel before posting)"
             else:
                 self.ledger.finish(claim, FAILED, error=reason)
         except DigestbotError as ledger_error:
@@ -299,7 +349,6 @@ class Sender:
         return Outcome(claim.digest, claim.payload["channel"], "expired", reason)
 
     def _post_parts(self, claim: Claim, recovering: bool) -> Posted:
-        channel = claim.payload["channel"]
         posted = list(claim.posted)
         channel_id = claim.channel_id
         for part in range(len(posted), len(claim.payload["messages"])):
@@ -309,7 +358,8 @@ class Sender:
                 arguments["thread_ts"] = thread_ts
             locate = self._locate(claim, part, thread_ts, channel_id)
             found = _check(locate) if recovering and part == len(claim.posted) else None
-            landed = found or self.slack.post(channel, arguments, locate)
+            label = claim.payload["channel"]
+            landed = found or self.slack.post(label, arguments, locate, to=_destination(claim))
             posted.append(landed.ts)
             channel_id = landed.channel_id
             self.ledger.record_part(claim, posted, channel_id)
@@ -321,16 +371,13 @@ class Sender:
         """How to find this part in the channel, if it already landed."""
         since = claim.claimed_at - HISTORY_SLACK
         channel = claim.payload["channel"]
+        known = channel_id or (claim.channel if CHANNEL_ID.fullmatch(claim.channel) else None)
         return lambda: self.slack.find(
-            self._channel_id(channel, channel_id), _metadata(claim, part), since, thread_ts
+            self._channel_id(channel, known), _metadata(claim, part), since, thread_ts
         )
 
     def _channel_id(self, channel: str, known: str | None) -> str:
-        channel_id = known or self.ledger.channel_id(channel)
-        if channel_id is None:
-            channel_id = self.slack.resolve(channel)
-            if channel_id:
-                self.ledger.remember_channels({channel: channel_id})
+        channel_id = known or self.slack.resolve(channel)
         if channel_id is None:
             raise DeliveryError(
                 f"cannot look in {channel}'s history to see whether the digest landed: "

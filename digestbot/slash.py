@@ -268,9 +268,10 @@ class SocketMode:
             self.handler.close()
             code = error.response.get("error", "an error")
             raise ConfigError(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({code})") from None
-        except OSError as error:
+        except (OSError, ValueError) as error:
             self.handler.close()
-            raise DigestbotError(f"cannot reach Slack for Socket Mode: {error}") from None
+            name = type(error).__name__
+            raise DigestbotError(f"cannot connect to Slack for Socket Mode ({name})") from None
         log.info("socket mode connected")
 
     def stop(self) -> None:

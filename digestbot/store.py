@@ -100,13 +100,25 @@ def lock_channel(db: Connection, channel: str) -> None:
 
 def insert_ignore(engine: Engine, table: Table) -> Any:
     """INSERT that skips rows whose key exists (both dialects spell it ON CONFLICT DO NOTHING)."""
+    return _dialect_insert(engine, table).on_conflict_do_nothing()
+
+
+def upsert(engine: Engine, table: Table, key: str, value: str) -> Any:
+    """INSERT that updates `value` where the `key` exists: safe when replicas write at once."""
+    statement = _dialect_insert(engine, table)
+    return statement.on_conflict_do_update(
+        index_elements=[key], set_={value: statement.excluded[value]}
+    )
+
+
+def _dialect_insert(engine: Engine, table: Table) -> Any:
     if engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing()
+        return pg_insert(table)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table)
 
 
 def brief(error: Exception) -> str:

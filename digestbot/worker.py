@@ -27,7 +27,7 @@ from digestbot.config import Config, DigestConfig, Settings, load_config
 from digestbot.deliver import Slack
 from digestbot.errors import ConfigError
 from digestbot.index import ArticleIndex
-from digestbot.ledger import DELIVERED, EMPTY, Ledger, channel_key
+from digestbot.ledger import DELIVERED, EMPTY, Ledger
 from digestbot.pipeline import ChannelPlan, Library, plan
 from digestbot.runs import Outcome, Run, Sender
 from digestbot.schedule import CrontabTrigger
@@ -268,7 +268,7 @@ class Worker:
         if self.ledger is None:
             return False
         done = {c.channel for c in self.ledger.claims(run.run_id) if c.status in (DELIVERED, EMPTY)}
-        return all(channel_key(channel) in done for channel in run.digest.channels)
+        return all(self.ledger.key(channel) in done for channel in run.digest.channels)
 
 
 def _log_outcome(outcome: Outcome) -> None:

@@ -140,3 +140,14 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
 def test_parse_duration(text: str, delta: timedelta) -> None:
     """Durations combine units."""
     assert parse_duration(text) == delta
+
+
+def test_secrets_are_stripped_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token read from a file keeps no newline; one with spaces inside is refused, unseen."""
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-abc\n")
+    assert load_settings().secrets() == ["xapp-1-abc"]
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1 xoxb-2")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "SLACK_BOT_TOKEN: must be one word" in str(caught.value)
+    assert "xoxb-1" not in str(caught.value)

@@ -208,3 +208,31 @@ def test_explain_missing_scope() -> None:
     assert reason == (
         "the app lacks the channels:join scope: add it in the app's settings and reinstall the app"
     )
+
+
+def test_history_of_a_public_channel_not_joined_is_read_after_joining() -> None:
+    """Posting with chat:write.public needs no membership but reading history does: after a
+    lost answer digestbot joins, finds the message, and does not post it again."""
+    with FakeSlack() as fake:
+        fake.add_channel("outside", member=False)
+        client = Slack(fake.token, fake.url)
+        fake.fail_next("chat.postMessage", "503_after")
+        cid = fake.channel_id("outside")
+        client.post("#outside", arguments(), lambda: client.find(cid, META, 0, None))
+        assert len(fake.messages_in("outside")) == 1
+        assert fake.channels[cid].member
+
+
+def test_stopping_during_a_rate_limit_pause_leaves_the_post_uncertain() -> None:
+    """SIGTERM while waiting out a 429 ends the wait at once; the claim must stay open."""
+    import threading
+
+    with FakeSlack(channel_rate=0.01, channel_burst=1) as fake:
+        fake.add_channel("busy")
+        stop = threading.Event()
+        client = Slack(fake.token, fake.url, stop=stop)
+        client.post("#busy", arguments(), lambda: None)
+        stop.set()
+        with pytest.raises(DeliveryError) as caught:
+            client.post("#busy", arguments(), lambda: None)
+        assert caught.value.uncertain and "stopping" in caught.value.reason

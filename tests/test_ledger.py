@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import socket
 import subprocess
 import sys
 import threading
@@ -14,17 +13,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
+from digestbot import owners
 from digestbot.errors import LedgerError
 from digestbot.ledger import (
     CREATED,
     DELIVERED,
     EXISTS,
     PENDING,
-    STALE_AFTER,
     TAKEN,
     Ledger,
-    channel_key,
-    owner_alive,
+    channel_name,
 )
 from digestbot.store import deliveries, schema_version
 
@@ -127,21 +125,22 @@ def _exit_quickly() -> None:
 
 
 def test_orphaned_claims(ledger: Ledger) -> None:
-    """Claims of dead processes and stale other hosts are orphaned; live and idle-own ones not."""
+    """Claims of dead processes and stale other hosts are orphaned; live ones are not."""
     process = multiprocessing.get_context("spawn").Process(target=_exit_quickly)
     process.start()
     process.join()
-    host = socket.gethostname()
+    host, namespace = owners.this_process().split("/")[:2]
     now = time.time()
-    owners = {
-        "dead": f"{host}:{process.pid}:1",
-        "alive": f"{host}:1:0",
-        "stale": "elsewhere:1:0",
-        "fresh": "elsewhere:2:0",
+    holders = {
+        "dead": f"{host}/{namespace}/{process.pid}/1/t",
+        "alive": f"{host}/{namespace}/1/0/t",
+        "stale": "elsewhere/0/1/0/t",
+        "fresh": "elsewhere/0/2/0/t",
+        "other-namespace": f"{host}/12345/{process.pid}/1/t",
     }
     with ledger.engine.begin() as db:
-        for name, owner in owners.items():
-            beat = now - STALE_AFTER - 5 if name == "stale" else now
+        for name, owner in holders.items():
+            beat = now - owners.STALE_AFTER - 5 if name == "stale" else now
             db.execute(
                 deliveries.insert().values(
                     run_id=name,
@@ -182,7 +181,6 @@ def test_a_claim_taken_over_cannot_be_written_by_its_old_owner(ledger: Ledger) -
     """After another process took a claim over, the old owner's writes fail loudly."""
     claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
     other = Ledger(ledger.url)
-    other.owner = "elsewhere:1:0"
     try:
         assert other.take_over(claim) is not None
         with pytest.raises(LedgerError, match="taken over by another process"):
@@ -192,11 +190,13 @@ def test_a_claim_taken_over_cannot_be_written_by_its_old_owner(ledger: Ledger) -
 
 
 def test_owner_alive_for_this_process() -> None:
-    """This very process is alive; a pid that never existed is not."""
-    from digestbot.ledger import owner_id
-
-    assert owner_alive(owner_id(), 0, time.time())
-    assert not owner_alive(f"{socket.gethostname()}:999999999:1", 0, time.time())
+    """A claim of this process is alive while active; a pid that never existed is not."""
+    owner = owners.new_owner()
+    assert owners.alive(owner, 0, time.time())
+    owners.release(owner)
+    assert not owners.alive(owner, 0, time.time())
+    host, namespace = owners.this_process().split("/")[:2]
+    assert not owners.alive(f"{host}/{namespace}/999999999/1/t", 0, time.time())
 
 
 def test_newer_schema_is_refused(database_url: str) -> None:
@@ -220,9 +220,20 @@ def test_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("channel", "key"),
+    ("channel", "name"),
     [("#AI-News", "ai-news"), ("general", "general"), ("C024BE91L", "C024BE91L")],
 )
-def test_channel_key(channel: str, key: str) -> None:
-    """Channel names are keyed without '#' in lower case; IDs as they are."""
-    assert channel_key(channel) == key
+def test_channel_name(channel: str, name: str) -> None:
+    """Channel names are normalised without '#' in lower case; IDs stay as they are."""
+    assert channel_name(channel) == name
+
+
+def test_a_channel_is_one_channel_by_name_or_id(ledger: Ledger) -> None:
+    """Once its ID is known, a channel's name and ID share one history in the ledger."""
+    ledger.remember_channels({"#ai-news": "C0000001"})
+    claim, _ = ledger.claim("run-1", "#AI-News", "ai", PAYLOAD)
+    assert claim.channel == "C0000001"
+    ledger.record_part(claim, ["1.1"], "C0000001")
+    assert ledger.seen("C0000001") == ledger.seen("#ai-news")
+    assert "https://a.example/1" in ledger.seen("C0000001").urls
+    assert ledger.key("#unknown") == "unknown"

@@ -13,6 +13,13 @@ import pytest
 from conftest import ConfigWriter, process_env
 from fakeslack import FakeSlack
 
+from digestbot.config import load_config, load_settings
+from digestbot.deliver import Slack
+from digestbot.index import ArticleIndex
+from digestbot.ledger import Ledger
+from digestbot.pipeline import Library
+from digestbot.runs import Run, Sender
+
 SONY_URL = "https://www.theverge.com/2020/5/14/21258403/sony-image-sensor-integrated-ai-chip-imx500-specs-price"
 SONY_IMAGE_PREFIX = "https://cdn.vox-cdn.com/thumbor/"
 
@@ -270,7 +277,7 @@ def test_an_unconfirmed_post_is_checked_not_repeated(
     slack.fail_next("chat.postMessage", "503_after")
     slack.scopes.discard("channels:history")  # the check cannot be made
     first = cli("send")
-    assert first.code == 1 and "a message may have landed" in first.out
+    assert first.code == 1 and "left open: the next run checks the channel" in first.out
     assert "lacks the channels:history scope" in first.out
     assert len(slack.messages_in("ai-news")) == 1
     again = cli("send")  # still no way to check: nothing is posted again
@@ -306,3 +313,35 @@ def test_two_digests_sharing_a_channel_at_once_send_an_article_once(
         assert [proc.returncode for proc in procs] == [0, 0], outputs
         assert len(fake.messages_in("ai-news")) == 1
         assert sorted(line.split(": ", 1)[1][:9] for line in outputs) == ["delivered", "nothing n"]
+
+
+def test_a_channel_named_or_given_by_id_is_one_channel(
+    slack: FakeSlack, write_config: ConfigWriter, cli
+) -> None:
+    """After a send to #ai-news, a send to the same channel by its ID has nothing new."""
+    write_config()
+    assert cli("send").code == 0
+    again = cli("send", "--channel", slack.channel_id("ai-news"))
+    assert again.out.strip().endswith("nothing new")
+    assert len(slack.messages_in("ai-news")) == 1
+
+
+def test_retrying_a_failed_run_plans_again(
+    slack: FakeSlack, write_config: ConfigWriter, articles: Path
+) -> None:
+    """A scheduled run that failed for a channel, retried after the channel got its articles
+    from another send, does not repeat them."""
+    from datetime import UTC, datetime
+
+    slack.add_channel("late", archived=True)
+    config = load_config(write_config(config_for(articles, ["#late"])))
+    digest = config.digests["ai-daily"]
+    run = Run.scheduled_at(digest, datetime(2020, 5, 15, 9, tzinfo=UTC))
+    sender = Sender(config, Ledger(load_settings().database_url), Slack(slack.token, slack.url))
+    sender.connect()
+    library = Library(ArticleIndex(config.articles, load_settings().cache_dir))
+    assert [o.status for o in sender.send(run, library)] == ["failed"]
+    slack.channels[slack.channel_id("late")].archived = False
+    assert [o.status for o in sender.send(Run.manual(digest, run.at), library)] == ["delivered"]
+    assert [o.status for o in sender.send(run, library)] == ["nothing new"]
+    assert len(slack.messages_in("late")) == 1

@@ -219,7 +219,7 @@ def test_failure_is_explained_not_silent(bot: Worker, slack: FakeSlack) -> None:
     ("variables", "missing"),
     [
         ({"PORT": "8080", "SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
-        ({"PORT": "8080", "SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
+        ({"PORT": "8080", "SLACK_SIGNING_SECRET": SECRET}, "SLACK_BOT_TOKEN is not set"),
         ({"SLACK_APP_TOKEN": "xoxb-1", "SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN must be"),
     ],
 )

@@ -258,22 +258,21 @@ def test_sweep_finishes_a_delivery_a_dead_replica_left(
     from digestbot.pipeline import plan
     from digestbot.runs import Run, payload
 
-    write_config(config(articles, schedule="0 9 * * *", catch_up="1s"))
+    write_config(config(articles, schedule="0 9 * * *"))
     worker = worker_for()
+    worker.start()
     digest = worker.config.digests["ai"]
     run = Run.scheduled_at(digest, datetime.now(UTC))
     with worker.library() as library:
         [channel_plan] = plan(worker.config, library, [digest], run.at)
     ledger = Ledger(load_settings().database_url)
-    ledger.owner = "gone-host:1:0"  # another replica, which then died (no heartbeat since)
     claim, _ = ledger.claim(run.run_id, "#ai-news", "ai", payload(channel_plan, run))
     ledger.release(claim)
     from digestbot.store import deliveries
 
-    with ledger.engine.begin() as db:
-        db.execute(deliveries.update().values(heartbeat=time.time() - 3600))
+    with ledger.engine.begin() as db:  # another replica's claim, and it died long ago
+        db.execute(deliveries.update().values(owner="gone-host/0/1/0/t", heartbeat=0))
     ledger.close()
-    worker.start()
     worker.sweep()
     assert len(slack.messages_in("ai-news")) == 1
 
