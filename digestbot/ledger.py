@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digestbot import owners
@@ -102,7 +102,8 @@ class Ledger:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = open_engine(url)
-        self._ids: dict[str, str] = {}
+        self._insert_sent = insert_ignore(self.engine, sent_articles)
+        self._ids: dict[str, str] | None = None
         self._ids_lock = threading.Lock()
 
     def close(self) -> None:
@@ -115,16 +116,10 @@ class Ledger:
         if CHANNEL_ID.fullmatch(name):
             return name
         with self._ids_lock:
-            if name in self._ids:
-                return self._ids[name]
-        with self.engine.connect() as db:
-            found = db.execute(
-                select(channel_ids.c.channel_id).where(channel_ids.c.name == name)
-            ).scalar()
-        if found:
-            with self._ids_lock:
-                self._ids[name] = found
-        return found or name
+            if self._ids is None:  # one query for all: the table holds the configured channels
+                with self.engine.connect() as db:
+                    self._ids = {name: cid for name, cid in db.execute(select(channel_ids))}
+            return self._ids.get(name, name)
 
     @_guarded
     def remember_channels(self, ids: dict[str, str]) -> None:
@@ -134,14 +129,20 @@ class Ledger:
             with self.engine.begin() as db:
                 db.execute(upsert(self.engine, channel_ids, "name", "channel_id"), rows)
         with self._ids_lock:
-            self._ids.update({channel_name(name): cid for name, cid in ids.items()})
+            self._ids = None  # read again, with what other processes learned meanwhile
 
     @_guarded
     def seen(self, channel: str) -> Seen:
         """What a channel already had, and what in-flight claims are about to give it."""
-        key = self.key(channel)
+        return self.seen_all([channel])[channel]
+
+    @_guarded
+    def seen_all(self, channels: Iterable[str]) -> dict[str, Seen]:
+        """`seen` for many channels, in two queries."""
+        keys = {channel: self.key(channel) for channel in channels}
         with self.engine.connect() as db:
-            return _seen(db, key)
+            by_key = _seen(db, set(keys.values()))
+        return {channel: by_key[key] for channel, key in keys.items()}
 
     def claim(
         self,
@@ -174,11 +175,7 @@ class Ledger:
         results: dict[str, tuple[Claim | None, str]] = {}
         try:
             with self.engine.begin() as db:
-                # Always in the same order, so two processes never wait on each other's locks.
-                for channel in sorted(payloads, key=keys.__getitem__):
-                    results[channel] = _claim_one(
-                        db, run_id, keys[channel], digest, payloads[channel], force
-                    )
+                _claim_each(db, run_id, digest, payloads, keys, force, results)
         except BaseException:
             for claim, outcome in results.values():
                 if claim and outcome == CREATED:
@@ -205,7 +202,9 @@ class Ledger:
             values["payload"] = json.dumps(payload)
         with self.engine.begin() as db:
             lock_channel(db, claim.channel)
-            if payload is not None and _overlaps(payload, _seen(db, claim.channel)):
+            if payload is not None and _overlaps(
+                payload, _seen(db, {claim.channel})[claim.channel]
+            ):
                 owners.release(owner)
                 return None
             result = db.execute(
@@ -254,7 +253,7 @@ class Ledger:
             )
             if items:
                 db.execute(
-                    insert_ignore(self.engine, sent_articles),
+                    self._insert_sent,
                     [
                         {
                             "channel": claim.channel,
@@ -324,50 +323,69 @@ class Ledger:
         return list(latest.values())
 
 
-def _claim_one(
-    db: Connection, run_id: str, key: str, digest: str, payload: dict[str, Any], force: bool
-) -> tuple[Claim | None, str]:
-    lock_channel(db, key)
-    existing = db.execute(
-        select(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.channel == key)
-    ).first()
-    if existing is not None:
-        return _claim(existing._mapping), EXISTS
-    if not force and _overlaps(payload, _seen(db, key)):
-        return None, TAKEN
-    now = time.time()
-    row = {
-        "run_id": run_id,
-        "channel": key,
-        "digest": digest,
-        "status": PENDING,
-        "owner": owners.new_owner(),
-        "heartbeat": now,
-        "claimed_at": now,
-        "posted": "[]",
-        "payload": json.dumps(payload),
-        "finished_at": None,
-        "channel_id": None,
-        "error": None,
+def _claim_each(
+    db: Connection,
+    run_id: str,
+    digest: str,
+    payloads: dict[str, dict[str, Any]],
+    keys: dict[str, str],
+    force: bool,
+    results: dict[str, tuple[Claim | None, str]],
+) -> None:
+    """The body of `claim_all`: a few queries for all channels, then one insert."""
+    ordered = sorted(set(keys.values()))
+    for key in ordered:  # always in the same order: two processes never deadlock
+        lock_channel(db, key)
+    claims = {
+        row.channel: _claim(row._mapping)
+        for row in db.execute(
+            select(deliveries).where(
+                deliveries.c.run_id == run_id, deliveries.c.channel.in_(ordered)
+            )
+        )
     }
-    try:
-        db.execute(insert(deliveries).values(**row))
-    except BaseException:
-        owners.release(row["owner"])
-        raise
-    return _claim(row), CREATED
+    seen = _seen(db, set(ordered))
+    rows = []
+    now = time.time()
+    for channel, plan in payloads.items():
+        key = keys[channel]
+        if key in claims:
+            results[channel] = claims[key], EXISTS
+        elif not force and _overlaps(plan, seen[key]):
+            results[channel] = None, TAKEN
+        else:
+            row = {
+                "run_id": run_id,
+                "channel": key,
+                "digest": digest,
+                "status": PENDING,
+                "owner": owners.new_owner(),
+                "heartbeat": now,
+                "claimed_at": now,
+                "posted": "[]",
+                "payload": json.dumps(plan),
+                "finished_at": None,
+                "channel_id": None,
+                "error": None,
+            }
+            rows.append(row)
+            claims[key] = _claim(row)
+            results[channel] = claims[key], CREATED
+    if rows:
+        db.execute(insert(deliveries), rows)
+
+
+# Built once: these run for every channel of every run, and building costs more than running.
+_UPDATE_MINE = update(deliveries).where(
+    deliveries.c.run_id == bindparam("mine_run"),
+    deliveries.c.channel == bindparam("mine_channel"),
+    deliveries.c.owner == bindparam("mine_owner"),
+)
 
 
 def _update_mine(db: Connection, claim: Claim, **values: Any) -> None:
-    result = db.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.run_id == claim.run_id,
-            deliveries.c.channel == claim.channel,
-            deliveries.c.owner == claim.owner,
-        )
-        .values(**values)
-    )
+    mine = {"mine_run": claim.run_id, "mine_channel": claim.channel, "mine_owner": claim.owner}
+    result = db.execute(_UPDATE_MINE, {**mine, **values})
     if result.rowcount != 1:
         raise LedgerError(
             f"the claim for {claim.channel} in run {claim.run_id} was taken over by another "
@@ -375,18 +393,26 @@ def _update_mine(db: Connection, claim: Claim, **values: Any) -> None:
         )
 
 
-def _seen(db: Connection, key: str) -> Seen:
-    rows = db.execute(
-        select(sent_articles.c.url, sent_articles.c.title).where(sent_articles.c.channel == key)
-    ).all()
-    pending = db.execute(
-        select(deliveries.c.payload).where(
-            deliveries.c.channel == key, deliveries.c.status == PENDING
+def _seen(db: Connection, keys: set[str]) -> dict[str, Seen]:
+    items: dict[str, list[Sent]] = {key: [] for key in keys}
+    sent = db.execute(
+        select(sent_articles.c.channel, sent_articles.c.url, sent_articles.c.title).where(
+            sent_articles.c.channel.in_(keys)
         )
-    ).scalars()
-    items = [Sent(url, title) for url, title in rows]
-    items += [Sent(*item) for payload in pending for item in _articles(json.loads(payload))]
-    return Seen(urls=frozenset(i.url for i in items), titles=frozenset(i.title for i in items))
+    )
+    for channel, url, title in sent:
+        items[channel].append(Sent(url, title))
+    pending = db.execute(
+        select(deliveries.c.channel, deliveries.c.payload).where(
+            deliveries.c.channel.in_(keys), deliveries.c.status == PENDING
+        )
+    )
+    for channel, payload in pending:
+        items[channel].extend(Sent(*item) for item in _articles(json.loads(payload)))
+    return {
+        key: Seen(urls=frozenset(i.url for i in found), titles=frozenset(i.title for i in found))
+        for key, found in items.items()
+    }
 
 
 def _overlaps(payload: dict[str, Any], seen: Seen) -> bool:

@@ -37,7 +37,7 @@ from digestbot.selection import title_key
 
 log = logging.getLogger(__name__)
 
-WORKERS = 32  # posts in flight; Slack answers 429 past its workspace limit and we slow down
+WORKERS = 48  # posts in flight; Slack answers 429 past its workspace limit and we slow down
 HEARTBEAT_EVERY = 15.0
 HISTORY_SLACK = 120.0  # seconds before the claim to search history from (clock skew)
 REPLANS = 5  # attempts to claim a channel while concurrent runs keep taking its articles
@@ -164,7 +164,7 @@ class Sender:
             self.resolve(targets)
         except DigestbotError as error:
             return [Outcome(run.digest.name, channel, "failed", str(error)) for channel in targets]
-        seen = None if force else self.ledger.seen
+        seen = None if force else self.ledger.seen_all(targets).__getitem__
         plans = plan(self.config, library, [run.digest], run.at, channels=targets, seen=seen)
         return self._parallel(self._claim_all(run, plans, library, force))
 
