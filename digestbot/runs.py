@@ -219,14 +219,7 @@ class Sender:
         name = run.digest.name
         try:
             for _ in range(REPLANS):
-                [channel_plan] = plan(
-                    self.config,
-                    library,
-                    [run.digest],
-                    run.at,
-                    channels=[channel],
-                    seen=self.ledger.seen,
-                )
+                channel_plan = self._plan_one(run, channel, library)
                 claim, result = self.ledger.claim(
                     run.run_id, channel, name, payload(channel_plan, run)
                 )
@@ -235,6 +228,13 @@ class Sender:
         except DigestbotError as error:
             return _say(Outcome(name, channel, "failed", str(error)))
         return _say(Outcome(name, channel, "failed", "other runs kept taking its articles; retry"))
+
+    def _plan_one(self, run: Run, channel: str, library: Library) -> ChannelPlan:
+        """The run's plan for one channel, against what it has had up to this moment."""
+        [channel_plan] = plan(
+            self.config, library, [run.digest], run.at, channels=[channel], seen=self.ledger.seen
+        )
+        return channel_plan
 
     def _job(self, claim: Claim, result: str, run: Run, library: Library) -> Job:
         if result == CREATED:
@@ -255,15 +255,9 @@ class Sender:
         digests since the failure, and its old plan must not repeat them."""
         channel = claim.payload["channel"]
         try:
-            [channel_plan] = plan(
-                self.config,
-                library,
-                [run.digest],
-                run.at,
-                channels=[channel],
-                seen=self.ledger.seen,
+            taken = self.ledger.take_over(
+                claim, payload(self._plan_one(run, channel, library), run)
             )
-            taken = self.ledger.take_over(claim, payload(channel_plan, run))
         except DigestbotError as error:
             return _say(Outcome(claim.digest, channel, "failed", str(error)))
         if taken is None:

@@ -177,13 +177,7 @@ class Worker:
                 return
             outcomes = self.sender.recover([digest.name]) + self.sender.send(run, library)
         for outcome in outcomes:
-            log.info(
-                "result digest=%s channel=%s status=%r detail=%r",
-                outcome.digest,
-                outcome.channel,
-                outcome.status,
-                outcome.detail,
-            )
+            _log_outcome(outcome)
 
     def reload_if_changed(self) -> None:
         """Apply an edited config; keep the running one when the edit is invalid."""
