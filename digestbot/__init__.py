@@ -1,8 +1,10 @@
 """digestbot: Slack digests of the hottest news.
 
 The package follows the pipeline: `articles` and `index` read the feed, `selection` picks,
-`compose` builds Block Kit, `deliver` posts to Slack with the `ledger` beside it; `pipeline`
-wires one run; `schedule` and `slash` start runs; `config` is the input of all; `cli` is a shell.
+`compose` builds Block Kit, `deliver` posts to Slack with the `ledger` beside it (its tables in
+`store`, claim owners in `owners`); `pipeline` plans a run and `runs` delivers it; the
+`scheduler` (with `trigger` and `crontab`) and the `slash` command start runs; `config` is the
+input of all; `cli` is a thin shell.
 """
 
 __version__ = "0.1.0"

@@ -190,7 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     Example: digestbot run
     """
-    from digestbot.worker import Worker
+    from digestbot.scheduler import Worker
 
     worker = Worker(args.settings, printer=_print_plans)
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -205,7 +205,7 @@ def cmd_next(args: argparse.Namespace) -> int:
 
     Example: digestbot next ai-daily --count 10
     """
-    from digestbot.schedule import CrontabTrigger
+    from digestbot.trigger import CrontabTrigger
 
     context = Context(args.settings)
     [digest] = context.config.pick([args.name])
@@ -222,7 +222,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     Example: digestbot status
     """
-    from digestbot.schedule import CrontabTrigger
+    from digestbot.trigger import CrontabTrigger
 
     context = Context(args.settings)
     now = context.as_of(None)

@@ -1,6 +1,6 @@
 """Crontab(5) expressions, parsed and checked without a scheduler.
 
-The config validates schedules with this module; `schedule` turns a parsed `Crontab` into an
+The config validates schedules with this module; `trigger` turns a parsed `Crontab` into an
 APScheduler trigger. Day-of-week follows crontab(5): 0 and 7 are Sunday, names work, and when both
 day fields are restricted a day matches when either does.
 """

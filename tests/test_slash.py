@@ -19,7 +19,7 @@ from conftest import ConfigWriter, process_env
 from fakeslack import FakeSlack
 
 from digestbot.config import load_settings
-from digestbot.worker import Worker
+from digestbot.scheduler import Worker
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 

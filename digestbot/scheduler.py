@@ -1,5 +1,5 @@
-"""`digestbot run`: the long-running worker. One APScheduler job per digest, catch-up at start,
-live config reloads, and a clean stop. Each firing is a run keyed by (digest, scheduled time)
+"""`digestbot run`: the scheduler. One APScheduler job per digest, catch-up at start, live
+config reloads, and a clean stop. Each firing is a run keyed by (digest, scheduled time)
 in the ledger, so replicas on one PostgreSQL deliver it once, whichever of them are up.
 
 APScheduler choices, on purpose:
@@ -30,7 +30,7 @@ from digestbot.index import ArticleIndex
 from digestbot.ledger import DELIVERED, EMPTY, Ledger
 from digestbot.pipeline import ChannelPlan, Library, plan
 from digestbot.runs import Outcome, Run, Sender
-from digestbot.schedule import CrontabTrigger
+from digestbot.trigger import CrontabTrigger
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from conftest import POSTGRES_URL, ConfigWriter, process_env
 from fakeslack import FakeSlack
 
 from digestbot.config import load_settings
-from digestbot.worker import Worker
+from digestbot.scheduler import Worker
 
 SONY_URL = "https://www.theverge.com/2020/5/14/21258403"
 
@@ -201,7 +201,7 @@ def test_running_bot_posts_within_the_minute_and_follows_edits(
             code, _, err = stop(bot)
         assert code == 0, err
         assert "config reloaded" in err and "config reload failed" in err
-        assert "digests.ai.topics" in err and "level=INFO logger=digestbot.worker stopped" in err
+        assert "digests.ai.topics" in err and "level=INFO logger=digestbot.scheduler stopped" in err
         assert fake.token not in err
 
 

@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from conftest import ConfigWriter
 
-from digestbot.schedule import CrontabTrigger
+from digestbot.trigger import CrontabTrigger
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
