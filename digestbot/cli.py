@@ -247,7 +247,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _last_delivery(claim: Claim, zone: tzinfo) -> str:
     moment = datetime.fromtimestamp(claim.finished_at or claim.claimed_at, zone)
     parts = claim.posted
-    count = sum(len(claim.payload["articles"][index]) for index in range(len(parts)))
+    count = sum(len(claim.plan.articles[index]) for index in range(len(parts)))
     result = claim.status + (f" ({claim.error})" if claim.error else "")
     return (
         f"{moment.isoformat(timespec='seconds')} {result}, {count} article(s), run {claim.run_id}"

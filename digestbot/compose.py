@@ -65,10 +65,11 @@ class Message:
     articles: tuple[Article, ...]
     thread: bool = False
 
-    def arguments(self, channel: str) -> dict[str, Any]:
-        """The chat.postMessage arguments for this message in `channel`."""
+    def arguments(self, channel: str | None = None) -> dict[str, Any]:
+        """The chat.postMessage arguments for this message (in `channel`, when given)."""
+        arguments = {"channel": channel} if channel else {}
         return {
-            "channel": channel,
+            **arguments,
             "text": self.text,
             "blocks": self.blocks,
             "unfurl_links": False,

@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -66,6 +66,28 @@ class Sent:
 
 
 @dataclass(frozen=True)
+class ClaimPlan:
+    """What a claim will post: the messages and, for each, its articles (address, title key)."""
+
+    channel: str  # as configured, or as typed: how people know the channel
+    messages: list[dict[str, Any]]
+    articles: list[list[tuple[str, str]]]
+    scheduled_for: float | None = None  # for a scheduled run: when it was due
+
+    def all_articles(self) -> list[Sent]:
+        return [Sent(url, title) for part in self.articles for url, title in part]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ClaimPlan:
+        data = json.loads(text)
+        data["articles"] = [[(url, title) for url, title in part] for part in data["articles"]]
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Claim:
     """A (run, channel) row of the ledger; `channel` is the channel's ID once resolved."""
 
@@ -79,7 +101,7 @@ class Claim:
     finished_at: float | None
     channel_id: str | None
     posted: list[str]
-    payload: dict[str, Any]
+    plan: ClaimPlan
     error: str | None
 
 
@@ -149,19 +171,19 @@ class Ledger:
         run_id: str,
         channel: str,
         digest: str,
-        payload: dict[str, Any],
+        plan: ClaimPlan,
         *,
         force: bool = False,
     ) -> tuple[Claim | None, str]:
         """Claim (run, channel) for this process before posting; see `claim_all`."""
-        return self.claim_all(run_id, digest, {channel: payload}, force=force)[channel]
+        return self.claim_all(run_id, digest, {channel: plan}, force=force)[channel]
 
     @_guarded
     def claim_all(
         self,
         run_id: str,
         digest: str,
-        payloads: dict[str, dict[str, Any]],
+        plans: dict[str, ClaimPlan],
         *,
         force: bool = False,
     ) -> dict[str, tuple[Claim | None, str]]:
@@ -171,17 +193,9 @@ class Ledger:
         already has one; or (None, TAKEN) when another run has meanwhile sent or claimed one of
         the planned articles for that channel (unless `force`): plan again and retry.
         """
-        keys = {channel: self.key(channel) for channel in payloads}
-        results: dict[str, tuple[Claim | None, str]] = {}
-        try:
-            with self.engine.begin() as db:
-                _claim_each(db, run_id, digest, payloads, keys, force, results)
-        except BaseException:
-            for claim, outcome in results.values():
-                if claim and outcome == CREATED:
-                    owners.release(claim.owner)
-            raise
-        return results
+        keys = {channel: self.key(channel) for channel in plans}
+        with self.engine.begin() as db:
+            return _claim_each(db, run_id, digest, plans, keys, force)
 
     @_guarded
     def get(self, run_id: str, channel: str) -> Claim | None:
@@ -193,18 +207,16 @@ class Ledger:
         return _claim(row._mapping) if row else None
 
     @_guarded
-    def take_over(self, claim: Claim, payload: dict[str, Any] | None = None) -> Claim | None:
+    def take_over(self, claim: Claim, plan: ClaimPlan | None = None) -> Claim | None:
         """Make an abandoned (or failed) claim ours, optionally with a new plan; None when
         someone else got there first, or when the new plan's articles were taken meanwhile."""
         owner = owners.new_owner()
         values: dict[str, Any] = {"owner": owner, "heartbeat": time.time(), "status": PENDING}
-        if payload is not None:
-            values["payload"] = json.dumps(payload)
+        if plan is not None:
+            values["payload"] = plan.to_json()
         with self.engine.begin() as db:
             lock_channel(db, claim.channel)
-            if payload is not None and _overlaps(
-                payload, _seen(db, {claim.channel})[claim.channel]
-            ):
+            if plan is not None and _overlaps(plan, _seen(db, {claim.channel})[claim.channel]):
                 owners.release(owner)
                 return None
             result = db.execute(
@@ -239,8 +251,8 @@ class Ledger:
         last part also closes the claim as delivered (one transaction: no gap between)."""
         now = time.time()
         part = len(posted) - 1
-        items = {item.key: item for item in (Sent(*a) for a in claim.payload["articles"][part])}
-        done = len(posted) == len(claim.payload["messages"])
+        items = {item.key: item for item in (Sent(*a) for a in claim.plan.articles[part])}
+        done = len(posted) == len(claim.plan.messages)
         closing = {"status": DELIVERED, "finished_at": now} if done else {}
         with self.engine.begin() as db:
             _update_mine(
@@ -327,11 +339,10 @@ def _claim_each(
     db: Connection,
     run_id: str,
     digest: str,
-    payloads: dict[str, dict[str, Any]],
+    plans: dict[str, ClaimPlan],
     keys: dict[str, str],
     force: bool,
-    results: dict[str, tuple[Claim | None, str]],
-) -> None:
+) -> dict[str, tuple[Claim | None, str]]:
     """The body of `claim_all`: a few queries for all channels, then one insert."""
     ordered = sorted(set(keys.values()))
     for key in ordered:  # always in the same order: two processes never deadlock
@@ -345,34 +356,44 @@ def _claim_each(
         )
     }
     seen = _seen(db, set(ordered))
+    results: dict[str, tuple[Claim | None, str]] = {}
     rows = []
-    now = time.time()
-    for channel, plan in payloads.items():
+    for channel, plan in plans.items():
         key = keys[channel]
         if key in claims:
             results[channel] = claims[key], EXISTS
         elif not force and _overlaps(plan, seen[key]):
             results[channel] = None, TAKEN
         else:
-            row = {
-                "run_id": run_id,
-                "channel": key,
-                "digest": digest,
-                "status": PENDING,
-                "owner": owners.new_owner(),
-                "heartbeat": now,
-                "claimed_at": now,
-                "posted": "[]",
-                "payload": json.dumps(plan),
-                "finished_at": None,
-                "channel_id": None,
-                "error": None,
-            }
-            rows.append(row)
-            claims[key] = _claim(row)
+            rows.append(_new_row(run_id, key, digest, plan))
+            claims[key] = _claim(rows[-1])
             results[channel] = claims[key], CREATED
-    if rows:
-        db.execute(insert(deliveries), rows)
+    try:
+        if rows:
+            db.execute(insert(deliveries), rows)
+    except BaseException:
+        for row in rows:
+            owners.release(row["owner"])
+        raise
+    return results
+
+
+def _new_row(run_id: str, key: str, digest: str, plan: ClaimPlan) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "run_id": run_id,
+        "channel": key,
+        "digest": digest,
+        "status": PENDING,
+        "owner": owners.new_owner(),
+        "heartbeat": now,
+        "claimed_at": now,
+        "posted": "[]",
+        "payload": plan.to_json(),
+        "finished_at": None,
+        "channel_id": None,
+        "error": None,
+    }
 
 
 # Built once: these run for every channel of every run, and building costs more than running.
@@ -408,19 +429,15 @@ def _seen(db: Connection, keys: set[str]) -> dict[str, Seen]:
         )
     )
     for channel, payload in pending:
-        items[channel].extend(Sent(*item) for item in _articles(json.loads(payload)))
+        items[channel].extend(ClaimPlan.from_json(payload).all_articles())
     return {
         key: Seen(urls=frozenset(i.url for i in found), titles=frozenset(i.title for i in found))
         for key, found in items.items()
     }
 
 
-def _overlaps(payload: dict[str, Any], seen: Seen) -> bool:
-    return any(url in seen.urls or title in seen.titles for url, title in _articles(payload))
-
-
-def _articles(payload: dict[str, Any]) -> list[list[str]]:
-    return [item for part in payload.get("articles", []) for item in part]
+def _overlaps(plan: ClaimPlan, seen: Seen) -> bool:
+    return any(item.url in seen.urls or item.title in seen.titles for item in plan.all_articles())
 
 
 def _claim(row: Any) -> Claim:
@@ -435,6 +452,6 @@ def _claim(row: Any) -> Claim:
         finished_at=row["finished_at"],
         channel_id=row["channel_id"],
         posted=json.loads(row["posted"]),
-        payload=json.loads(row["payload"]),
+        plan=ClaimPlan.from_json(row["payload"]),
         error=row["error"],
     )

@@ -29,6 +29,7 @@ from digestbot.ledger import (
     FAILED,
     PENDING,
     Claim,
+    ClaimPlan,
     Ledger,
     channel_name,
 )
@@ -80,18 +81,15 @@ class Outcome:
         return f"{self.digest} → {self.channel}: {self.status}{detail}"
 
 
-def payload(channel_plan: ChannelPlan, run: Run) -> dict[str, Any]:
+def claim_plan(channel_plan: ChannelPlan, run: Run) -> ClaimPlan:
     """What a claim stores: the messages to post and the articles in each."""
     messages = channel_plan.messages
-    return {
-        "channel": channel_plan.channel,
-        "scheduled_for": run.at.timestamp() if run.scheduled else None,
-        "messages": [
-            {key: value for key, value in m.arguments("").items() if key != "channel"}
-            for m in messages
-        ],
-        "articles": [[[a.url, title_key(a.title)] for a in m.articles] for m in messages],
-    }
+    return ClaimPlan(
+        channel=channel_plan.channel,
+        messages=[message.arguments() for message in messages],
+        articles=[[(a.url, title_key(a.title)) for a in m.articles] for m in messages],
+        scheduled_for=run.at.timestamp() if run.scheduled else None,
+    )
 
 
 Job = Callable[[], Outcome]
@@ -111,7 +109,7 @@ def _check(locate: Callable[[], Posted | None]) -> Posted | None:
 
 def _destination(claim: Claim) -> str:
     """Post to the channel's ID when the ledger knows it (Slack's advice), else its name."""
-    return claim.channel if CHANNEL_ID.fullmatch(claim.channel) else claim.payload["channel"]
+    return claim.channel if CHANNEL_ID.fullmatch(claim.channel) else claim.plan.channel
 
 
 def _metadata(claim: Claim, part: int) -> dict[str, Any]:
@@ -203,8 +201,8 @@ class Sender:
             yield from (_say(Outcome(name, p.channel, "not started", "stopping")) for p in plans)
             return
         try:
-            payloads = {p.channel: payload(p, run) for p in plans}
-            results = self.ledger.claim_all(run.run_id, name, payloads, force=force)
+            claim_plans = {p.channel: claim_plan(p, run) for p in plans}
+            results = self.ledger.claim_all(run.run_id, name, claim_plans, force=force)
         except DigestbotError as error:
             yield from (_say(Outcome(name, p.channel, "failed", str(error))) for p in plans)
             return
@@ -221,7 +219,7 @@ class Sender:
             for _ in range(REPLANS):
                 channel_plan = self._plan_one(run, channel, library)
                 claim, result = self.ledger.claim(
-                    run.run_id, channel, name, payload(channel_plan, run)
+                    run.run_id, channel, name, claim_plan(channel_plan, run)
                 )
                 if claim is not None:
                     return self._job(claim, result, run, library)
@@ -239,7 +237,7 @@ class Sender:
     def _job(self, claim: Claim, result: str, run: Run, library: Library) -> Job:
         if result == CREATED:
             return lambda: self._deliver(claim, recovering=False)
-        channel = claim.payload["channel"]
+        channel = claim.plan.channel
         if claim.status == DELIVERED:
             return _say(Outcome(claim.digest, channel, "already delivered", self._link(claim)))
         if claim.status == EMPTY:
@@ -253,10 +251,10 @@ class Sender:
     def _retry(self, claim: Claim, run: Run, library: Library) -> Job:
         """A failed channel of this run, tried again with a fresh plan: it may have had other
         digests since the failure, and its old plan must not repeat them."""
-        channel = claim.payload["channel"]
+        channel = claim.plan.channel
         try:
             taken = self.ledger.take_over(
-                claim, payload(self._plan_one(run, channel, library), run)
+                claim, claim_plan(self._plan_one(run, channel, library), run)
             )
         except DigestbotError as error:
             return _say(Outcome(claim.digest, channel, "failed", str(error)))
@@ -265,7 +263,7 @@ class Sender:
         return lambda: self._deliver(taken, recovering=False)
 
     def _take_over(self, claim: Claim) -> Outcome:
-        channel = claim.payload["channel"]
+        channel = claim.plan.channel
         try:
             taken = self.ledger.take_over(claim)
         except DigestbotError as error:
@@ -280,9 +278,9 @@ class Sender:
         return outcome
 
     def _deliver(self, claim: Claim, *, recovering: bool) -> Outcome:
-        channel = claim.payload["channel"]
+        channel = claim.plan.channel
         try:
-            if not claim.payload["messages"]:
+            if not claim.plan.messages:
                 self.ledger.finish(claim, EMPTY)
                 return Outcome(claim.digest, channel, "nothing new")
             if recovering and (expired := self._expire(claim)):
@@ -297,8 +295,8 @@ class Sender:
             return self._failed(claim, DeliveryError(f"internal error: {error!r}", uncertain=True))
         finally:
             self.ledger.release(claim)
-        count = sum(len(part) for part in claim.payload["articles"])
-        parts = len(claim.payload["messages"])
+        count = sum(len(part) for part in claim.plan.articles)
+        parts = len(claim.plan.messages)
         log.info(
             "delivered run=%s channel=%s ts=%s articles=%d", claim.run_id, channel, posted.ts, count
         )
@@ -310,7 +308,7 @@ class Sender:
 
     def _failed(self, claim: Claim, error: DeliveryError) -> Outcome:
         """Record a failure; when a message may have landed, keep the claim for a check."""
-        channel, reason = claim.payload["channel"], error.reason
+        channel, reason = claim.plan.channel, error.reason
         log.warning(
             "delivery failed run=%s channel=%s uncertain=%s reason=%r",
             claim.run_id,
@@ -331,7 +329,7 @@ class Sender:
     def _expire(self, claim: Claim) -> Outcome | None:
         """Close a scheduled run found pending past its catch_up window with nothing posted:
         a digest that late is not news any more."""
-        scheduled_for = claim.payload.get("scheduled_for")
+        scheduled_for = claim.plan.scheduled_for
         digest = self.config.digests.get(claim.digest)
         window = (digest.catch_up if digest else DEFAULT_CATCH_UP).total_seconds()
         if claim.posted or scheduled_for is None or time.time() - scheduled_for <= window:
@@ -340,19 +338,19 @@ class Sender:
             return None
         self.ledger.finish(claim, FAILED, error="expired before it could be delivered")
         reason = "the run is older than its catch_up window; not posted late"
-        return Outcome(claim.digest, claim.payload["channel"], "expired", reason)
+        return Outcome(claim.digest, claim.plan.channel, "expired", reason)
 
     def _post_parts(self, claim: Claim, recovering: bool) -> Posted:
         posted = list(claim.posted)
         channel_id = claim.channel_id
-        for part in range(len(posted), len(claim.payload["messages"])):
+        for part in range(len(posted), len(claim.plan.messages)):
             thread_ts = posted[0] if part else None
-            arguments = {**claim.payload["messages"][part], "metadata": _metadata(claim, part)}
+            arguments = {**claim.plan.messages[part], "metadata": _metadata(claim, part)}
             if thread_ts:
                 arguments["thread_ts"] = thread_ts
             locate = self._locate(claim, part, thread_ts, channel_id)
             found = _check(locate) if recovering and part == len(claim.posted) else None
-            label = claim.payload["channel"]
+            label = claim.plan.channel
             landed = found or self.slack.post(label, arguments, locate, to=_destination(claim))
             posted.append(landed.ts)
             channel_id = landed.channel_id
@@ -364,7 +362,7 @@ class Sender:
     ) -> Callable[[], Posted | None]:
         """How to find this part in the channel, if it already landed."""
         since = claim.claimed_at - HISTORY_SLACK
-        channel = claim.payload["channel"]
+        channel = claim.plan.channel
         known = channel_id or (claim.channel if CHANNEL_ID.fullmatch(claim.channel) else None)
         return lambda: self.slack.find(
             self._channel_id(channel, known), _metadata(claim, part), since, thread_ts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import subprocess
 import sys
@@ -21,16 +20,17 @@ from digestbot.ledger import (
     EXISTS,
     PENDING,
     TAKEN,
+    ClaimPlan,
     Ledger,
     channel_name,
 )
 from digestbot.store import deliveries, schema_version
 
-PAYLOAD = {
-    "channel": "#ai-news",
-    "messages": [{"text": "one"}, {"text": "two"}],
-    "articles": [[["https://a.example/1", "first"]], [["https://a.example/2", "second"]]],
-}
+PLAN = ClaimPlan(
+    channel="#ai-news",
+    messages=[{"text": "one"}, {"text": "two"}],
+    articles=[[("https://a.example/1", "first")], [("https://a.example/2", "second")]],
+)
 
 
 @pytest.fixture
@@ -42,18 +42,18 @@ def ledger(database_url: str):
 
 def test_claim_is_unique(ledger: Ledger) -> None:
     """The first claim of (run, channel) wins; later ones get the existing row."""
-    _, created = ledger.claim("run-1", "#AI-News", "ai", PAYLOAD)
+    _, created = ledger.claim("run-1", "#AI-News", "ai", PLAN)
     again, second = ledger.claim("run-1", "ai-news", "ai", {"other": True})
     assert (created, second) == (CREATED, EXISTS)
-    assert again.payload == PAYLOAD and again.status == PENDING and again.channel == "ai-news"
+    assert again.plan == PLAN and again.status == PENDING and again.channel == "ai-news"
 
 
 def test_another_run_cannot_claim_the_same_articles(ledger: Ledger) -> None:
     """A second run planning an article the channel is already getting must plan again."""
-    ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
-    assert ledger.claim("run-2", "#ai-news", "news", PAYLOAD) == (None, TAKEN)
-    assert ledger.claim("run-2", "#general", "news", PAYLOAD)[1] == CREATED
-    assert ledger.claim("run-3", "#ai-news", "news", PAYLOAD, force=True)[1] == CREATED
+    ledger.claim("run-1", "#ai-news", "ai", PLAN)
+    assert ledger.claim("run-2", "#ai-news", "news", PLAN) == (None, TAKEN)
+    assert ledger.claim("run-2", "#general", "news", PLAN)[1] == CREATED
+    assert ledger.claim("run-3", "#ai-news", "news", PLAN, force=True)[1] == CREATED
 
 
 def test_concurrent_claims_from_threads(ledger: Ledger) -> None:
@@ -63,7 +63,7 @@ def test_concurrent_claims_from_threads(ledger: Ledger) -> None:
 
     def claim() -> None:
         barrier.wait()
-        results.append(ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)[1])
+        results.append(ledger.claim("run-1", "#ai-news", "ai", PLAN)[1])
 
     threads = [threading.Thread(target=claim) for _ in range(20)]
     for thread in threads:
@@ -75,9 +75,9 @@ def test_concurrent_claims_from_threads(ledger: Ledger) -> None:
 
 CLAIMER = """
 import sys
-from digestbot.ledger import Ledger
+from digestbot.ledger import ClaimPlan, Ledger
 ledger = Ledger(sys.argv[1])
-print(ledger.claim("run-1", "#ai-news", "ai", {"messages": [], "articles": []})[1])
+print(ledger.claim("run-1", "#ai-news", "ai", ClaimPlan("#ai-news", [], []))[1])
 """
 
 
@@ -96,7 +96,7 @@ def test_concurrent_claims_from_processes(database_url: str) -> None:
 
 def test_parts_record_articles_as_seen(ledger: Ledger) -> None:
     """Each landed part records its articles as sent; pending claims count as seen too."""
-    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PLAN)
     pending = ledger.seen("#ai-news")
     assert pending.urls == {"https://a.example/1", "https://a.example/2"}
     ledger.record_part(claim, ["1.1"], "C1")
@@ -111,7 +111,7 @@ def test_parts_record_articles_as_seen(ledger: Ledger) -> None:
 
 def test_take_over_is_a_compare_and_swap(ledger: Ledger) -> None:
     """Of two processes taking over the same claim, only one succeeds."""
-    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PLAN)
     other = Ledger(ledger.url)
     try:
         assert other.take_over(claim) is not None
@@ -151,7 +151,7 @@ def test_orphaned_claims(ledger: Ledger) -> None:
                     heartbeat=beat,
                     claimed_at=now,
                     posted="[]",
-                    payload=json.dumps(PAYLOAD),
+                    payload=PLAN.to_json(),
                 )
             )
     assert {claim.run_id for claim in ledger.orphaned(["ai"])} == {"dead", "stale"}
@@ -160,7 +160,7 @@ def test_orphaned_claims(ledger: Ledger) -> None:
 
 def test_own_claim_is_abandoned_only_once_released(ledger: Ledger) -> None:
     """A claim of this process is busy from its creation until released, then abandoned."""
-    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PLAN)
     assert not ledger.abandoned(claim)
     ledger.release(claim)
     assert ledger.abandoned(claim)
@@ -170,7 +170,7 @@ def test_own_claim_is_abandoned_only_once_released(ledger: Ledger) -> None:
 
 def test_held_claim_stays_pending_and_reserves_its_articles(ledger: Ledger) -> None:
     """A claim whose message may have landed stays pending, so its articles stay seen."""
-    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PLAN)
     ledger.hold(claim, "answer lost")
     held = ledger.get("run-1", "#ai-news")
     assert held.status == PENDING and held.error == "answer lost"
@@ -179,7 +179,7 @@ def test_held_claim_stays_pending_and_reserves_its_articles(ledger: Ledger) -> N
 
 def test_a_claim_taken_over_cannot_be_written_by_its_old_owner(ledger: Ledger) -> None:
     """After another process took a claim over, the old owner's writes fail loudly."""
-    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PAYLOAD)
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", PLAN)
     other = Ledger(ledger.url)
     try:
         assert other.take_over(claim) is not None
@@ -231,7 +231,7 @@ def test_channel_name(channel: str, name: str) -> None:
 def test_a_channel_is_one_channel_by_name_or_id(ledger: Ledger) -> None:
     """Once its ID is known, a channel's name and ID share one history in the ledger."""
     ledger.remember_channels({"#ai-news": "C0000001"})
-    claim, _ = ledger.claim("run-1", "#AI-News", "ai", PAYLOAD)
+    claim, _ = ledger.claim("run-1", "#AI-News", "ai", PLAN)
     assert claim.channel == "C0000001"
     ledger.record_part(claim, ["1.1"], "C0000001")
     assert ledger.seen("C0000001") == ledger.seen("#ai-news")

@@ -256,7 +256,7 @@ def test_sweep_finishes_a_delivery_a_dead_replica_left(
     waiting for the digest's next firing."""
     from digestbot.ledger import Ledger
     from digestbot.pipeline import plan
-    from digestbot.runs import Run, payload
+    from digestbot.runs import Run, claim_plan
 
     write_config(config(articles, schedule="0 9 * * *"))
     worker = worker_for()
@@ -266,7 +266,7 @@ def test_sweep_finishes_a_delivery_a_dead_replica_left(
     with worker.library() as library:
         [channel_plan] = plan(worker.config, library, [digest], run.at)
     ledger = Ledger(load_settings().database_url)
-    claim, _ = ledger.claim(run.run_id, "#ai-news", "ai", payload(channel_plan, run))
+    claim, _ = ledger.claim(run.run_id, "#ai-news", "ai", claim_plan(channel_plan, run))
     ledger.release(claim)
     from digestbot.store import deliveries
 
