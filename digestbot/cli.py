@@ -15,13 +15,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, tzinfo
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from digestbot import logs
-from digestbot.compose import builder_url, render_text
+from digestbot.compose import builder_url, preview_arguments, render_text
 from digestbot.config import Config, Settings, load_config, load_settings, timezone
 from digestbot.errors import DigestbotError
 from digestbot.index import ArticleIndex, Skipped
@@ -68,9 +68,11 @@ class Context:
             return datetime.now(zone)
         return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
-    def library(self, label: str = "Indexing articles") -> Library:
-        index = ArticleIndex(self.config.articles, self.settings.cache_dir)
-        return Library(index, ProgressBar(label))
+    @contextmanager
+    def library(self) -> Iterator[Library]:
+        """The articles, indexed (with a progress bar on a terminal the first time)."""
+        with ArticleIndex(self.config.articles, self.settings.cache_dir) as index:
+            yield Library(index, ProgressBar("Indexing articles"))
 
     def ledger(self) -> Ledger:
         """The state store, created on first use."""
@@ -80,10 +82,12 @@ class Context:
 
     def existing_ledger(self) -> Ledger | None:
         """The state store if there is one: commands that only read never create it."""
-        url = self.settings.database_url
-        if url.startswith("sqlite:///") and not Path(url[10:]).is_file():
-            return None
-        return self.ledger()
+        sqlite_file = self.settings.sqlite_file
+        if sqlite_file is not None and not sqlite_file.is_file():
+            return None  # decided without importing SQLAlchemy: preview stays fast
+        from digestbot.ledger import Ledger
+
+        return Ledger.existing(self.settings.database_url)
 
     def seen(self, force: bool = False) -> SeenLookup | None:
         """What each channel already had (None: nothing to leave out)."""
@@ -125,14 +129,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
     context = Context(args.settings)
     now = context.as_of(args.as_of)
     digests = context.config.pick(args.names)
-    library = context.library()
-    plans = plan(context.config, library, digests, now, seen=context.seen())
+    with context.library() as library:
+        plans = plan(context.config, library, digests, now, seen=context.seen())
+        skipped = library.skipped()
     if args.json:
         json.dump(_post_arguments(plans), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         _print_plans(plans)
-    _print_skipped(library.skipped(), limit=SKIPPED_SHOWN)
+    _print_skipped(skipped, limit=SKIPPED_SHOWN)
     return 0
 
 
@@ -148,15 +153,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     digests = context.config.pick(args.names)
     now = context.as_of(args.as_of)
     if args.dry_run:
-        plans = plan(
-            context.config,
-            context.library(),
-            digests,
-            now,
-            channels=args.channel,
-            seen=context.seen(args.force),
-        )
-        _print_plans(plans)
+        seen = context.seen(args.force)
+        with context.library() as library:
+            _print_plans(
+                plan(context.config, library, digests, now, channels=args.channel, seen=seen)
+            )
         return 0
     token = context.settings.slack_bot_token
     if token is None:
@@ -170,14 +171,15 @@ def cmd_send(args: argparse.Namespace) -> int:
     slack = Slack(token.get_secret_value(), context.settings.slack_api_url)
     sender = Sender(context.config, context.ledger(), slack)
     sender.connect()
-    outcomes = sender.recover([digest.name for digest in digests])
-    library = context.library()
-    for digest in digests:
-        run = Run.manual(digest, now)
-        outcomes += sender.send(run, library, channels=args.channel, force=args.force)
+    outcomes = []
+    with context.library() as library:
+        for digest in digests:
+            run = Run.manual(digest, now)
+            outcomes += sender.run(run, library, channels=args.channel, force=args.force)
+        skipped = library.skipped()
     for outcome in outcomes:
         print(outcome)
-    _print_skipped(library.skipped(), limit=SKIPPED_SHOWN)
+    _print_skipped(skipped, limit=SKIPPED_SHOWN)
     return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 
@@ -255,14 +257,7 @@ def _last_delivery(claim: Claim, zone: tzinfo) -> str:
 
 
 def _post_arguments(plans: Sequence[ChannelPlan]) -> list[dict[str, object]]:
-    posts: list[dict[str, object]] = []
-    for channel_plan in plans:
-        for message in channel_plan.messages:
-            arguments: dict[str, object] = message.arguments(channel_plan.channel)
-            if message.thread:
-                arguments["thread"] = True
-            posts.append(arguments)
-    return posts
+    return [post for p in plans for post in preview_arguments(p.channel, p.messages)]
 
 
 def _print_plans(plans: Sequence[ChannelPlan]) -> None:

@@ -219,6 +219,15 @@ def _fallback(heading: str, total: int, articles: Sequence[Article], part: int, 
     return escape(shorten(f"{label}: {titles}", FALLBACK_MAX))
 
 
+def preview_arguments(channel: str, messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """What `preview --json` shows: each message's chat.postMessage arguments, with
+    `"thread": true` marking a continuation, whose thread_ts only exists once posted."""
+    return [
+        {**message.arguments(channel), **({"thread": True} if message.thread else {})}
+        for message in messages
+    ]
+
+
 def render_text(message: Message) -> str:
     """A plain-text rendering of a message, for people reading `preview` in a terminal."""
     lines = []

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
         return [value.get_secret_value() for value in values if value is not None]
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The state store's file, when it is SQLite on disk."""
+        prefix = "sqlite:///"
+        path = self.database_url[len(prefix) :].split("?")[0]
+        if not self.database_url.startswith(prefix) or path in ("", ":memory:"):
+            return None
+        return Path(path)
+
+    @property
     def cache_dir(self) -> Path:
         return (self.cache_home or Path.home() / ".cache") / "digestbot"
 

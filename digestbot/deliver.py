@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPE = "digestbot_digest"
 CHANNEL_INTERVAL = 1.0  # Slack allows about one message a second per channel
+MAX_GAP = 1.0  # the slowest pace 429s can push the whole workspace to, between two posts
 ATTEMPTS = 8  # errors that may or may not have posted (5xx, lost connections)
 POST_DEADLINE = 600.0  # seconds one message may spend waiting out rate limits and failures
 IMAGE_RETRIES = 3
@@ -45,6 +46,7 @@ READ_RETRIES = 6
 AMBIGUOUS = (ConnectionError, TimeoutError, URLError, OSError)
 AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 _POINTER = re.compile(r"\[json-pointer:(/[^\]]*)\]")
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,22 @@ def message_metadata(run_id: str, channel: str, part: int, digest: str) -> dict[
         "event_type": EVENT_TYPE,
         "event_payload": {"run": run_id, "channel": channel, "part": part, "digest": digest},
     }
+
+
+def channel_name(channel: str) -> str:
+    """A channel as people write it: IDs as they are, names without '#', in lower case."""
+    channel = channel.strip()
+    return channel if CHANNEL_ID.fullmatch(channel) else channel.lstrip("#").lower()
+
+
+def part_arguments(
+    message: dict[str, Any], metadata: dict[str, Any], thread_ts: str | None
+) -> dict[str, Any]:
+    """One part of a digest, as chat.postMessage takes it: continuations go in the thread."""
+    arguments = {**message, "metadata": metadata}
+    if thread_ts:
+        arguments["thread_ts"] = thread_ts
+    return arguments
 
 
 def permalink(workspace: Workspace | None, posted: Posted) -> str:
@@ -163,10 +181,10 @@ class Slack:
 
     def resolve(self, channel: str) -> str | None:
         """A channel's ID from its configured name or ID; None when the bot cannot see it."""
-        name = channel.strip().lstrip("#")
-        if re.fullmatch(r"[CGD][A-Z0-9]{6,}", name):
+        name = channel_name(channel)
+        if CHANNEL_ID.fullmatch(name):
             return name
-        return self._ids.get(name.lower()) or self.channel_ids().get(name.lower())
+        return self._ids.get(name) or self.channel_ids().get(name)
 
     def find(
         self, channel_id: str, metadata: dict[str, Any], since: float, thread_ts: str | None
@@ -329,8 +347,11 @@ class Slack:
 
     def _slow_down(self, retry_after: float) -> None:
         with self._lock:
-            self._pause_until = max(self._pause_until, time.monotonic() + retry_after)
-            self._gap = min(max(self._gap * 2, 0.25), 2.0)
+            now = time.monotonic()
+            # Posts in flight together all get their 429 together: slow down once for them.
+            if now >= self._pause_until:
+                self._gap = min(max(self._gap * 2, 0.1), MAX_GAP)
+            self._pause_until = max(self._pause_until, now + retry_after)
         log.warning("rate limited retry_after=%.0f gap=%.2f", retry_after, self._gap)
 
     def _landed(self, channel: str) -> None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digestbot.articles import Article, Entry, Related, read_article, read_entry
-from digestbot.errors import ArticleError, DigestbotError
+from digestbot.errors import ArticleError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +71,20 @@ class ArticleIndex:
 
     def __init__(self, root: Path, cache_dir: Path) -> None:
         if not root.is_dir():
-            raise DigestbotError(f"{root}: the articles folder does not exist (key 'articles')")
+            raise ConfigError(
+                f"{root}: the articles folder does not exist: create it or fix the config's "
+                "`articles` key (relative to the config file)"
+            )
         self.root = root
-        digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
+        folder_hash = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(cache_dir / f"index-{digest}.sqlite", timeout=30)
+            self._db = sqlite3.connect(cache_dir / f"index-{folder_hash}.sqlite", timeout=30)
             self._prepare()
         except (OSError, sqlite3.Error) as error:
-            raise DigestbotError(
-                f"{cache_dir}: cannot keep the article index there ({error})"
+            raise ConfigError(
+                f"{cache_dir}: cannot keep the article index there ({error}); set XDG_CACHE_HOME "
+                "to a writable folder"
             ) from None
 
     def close(self) -> None:

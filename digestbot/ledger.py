@@ -15,17 +15,17 @@ import functools
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digestbot import owners
+from digestbot.deliver import CHANNEL_ID, channel_name
 from digestbot.errors import LedgerError
 from digestbot.selection import Seen
 from digestbot.store import (
@@ -35,6 +35,7 @@ from digestbot.store import (
     insert_ignore,
     lock_channel,
     open_engine,
+    open_existing,
     sent_articles,
     upsert,
 )
@@ -43,14 +44,7 @@ log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, EMPTY, FAILED = "pending", "delivered", "empty", "failed"
 CREATED, EXISTS, TAKEN = "created", "exists", "taken"
-CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 _T = TypeVar("_T")
-
-
-def channel_name(channel: str) -> str:
-    """A channel as written in a config: IDs as they are, names without '#', lower case."""
-    channel = channel.strip()
-    return channel if CHANNEL_ID.fullmatch(channel) else channel.lstrip("#").lower()
 
 
 @dataclass(frozen=True)
@@ -121,12 +115,18 @@ def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
 class Ledger:
     """The state store. Thread-safe: each call uses its own connection from the pool."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
-        self.engine = open_engine(url)
+        self.engine = engine or open_engine(url)
         self._insert_sent = insert_ignore(self.engine, sent_articles)
         self._ids: dict[str, str] | None = None
         self._ids_lock = threading.Lock()
+
+    @classmethod
+    def existing(cls, url: str) -> Ledger | None:
+        """The ledger if the store already has one; reading never creates tables."""
+        engine = open_existing(url)
+        return cls(url, engine) if engine else None
 
     def close(self) -> None:
         self.engine.dispose()

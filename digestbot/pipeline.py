@@ -1,4 +1,4 @@
-"""One place wires the steps: read articles -> select -> compose (-> deliver, in `runner`).
+"""One place wires the steps: read articles -> select -> compose (-> deliver, in `runs`).
 
 `plan` builds, for each digest and channel, the messages that would be posted now. `preview`,
 `send`, the scheduler and the slash command all call it, so what you preview is what is posted.
@@ -36,13 +36,7 @@ class Library:
 
     def __init__(self, index: ArticleIndex, progress: Progress | None = None) -> None:
         self._index = index
-        snapshot = index.refresh(progress)
-        self._entries: list[Entry] = snapshot.entries
-        self.parsed = snapshot.parsed
-
-    @property
-    def size(self) -> int:
-        return len(self._entries)
+        self._entries: list[Entry] = index.refresh(progress).entries
 
     def skipped(self) -> list[Skipped]:
         return self._index.skipped()

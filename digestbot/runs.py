@@ -19,10 +19,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from digestbot.config import DEFAULT_CATCH_UP, Config, DigestConfig
-from digestbot.deliver import Posted, Slack, Workspace, message_metadata, permalink
+from digestbot.deliver import (
+    CHANNEL_ID,
+    Posted,
+    Slack,
+    Workspace,
+    channel_name,
+    message_metadata,
+    part_arguments,
+    permalink,
+)
 from digestbot.errors import DeliveryError, DigestbotError
 from digestbot.ledger import (
-    CHANNEL_ID,
     CREATED,
     DELIVERED,
     EMPTY,
@@ -31,7 +39,6 @@ from digestbot.ledger import (
     Claim,
     ClaimPlan,
     Ledger,
-    channel_name,
 )
 from digestbot.pipeline import ChannelPlan, Library, plan
 from digestbot.selection import title_key
@@ -95,11 +102,11 @@ def claim_plan(channel_plan: ChannelPlan, run: Run) -> ClaimPlan:
 Job = Callable[[], Outcome]
 
 
-def _say(outcome: Outcome) -> Job:
+def _done(outcome: Outcome) -> Job:
     return lambda: outcome
 
 
-def _check(locate: Callable[[], Posted | None]) -> Posted | None:
+def _find_or_uncertain(locate: Callable[[], Posted | None]) -> Posted | None:
     """Look for a part that may have landed; failing to look leaves it uncertain."""
     try:
         return locate()
@@ -166,6 +173,14 @@ class Sender:
         plans = plan(self.config, library, [run.digest], run.at, channels=targets, seen=seen)
         return self._parallel(self._claim_all(run, plans, library, force))
 
+    def run(
+        self, run: Run, library: Library, *, channels: Sequence[str] = (), force: bool = False
+    ) -> list[Outcome]:
+        """Finish what earlier runs of the digest left open, then deliver this one."""
+        return self.recover([run.digest.name]) + self.send(
+            run, library, channels=channels, force=force
+        )
+
     def recover(self, digests: Sequence[str]) -> list[Outcome]:
         """Complete the claims left pending for these digests by a crash or a lost answer."""
         orphans = self.ledger.orphaned(digests)
@@ -198,13 +213,13 @@ class Sender:
         """Claim every channel in one transaction; the job that follows from each claim."""
         name = run.digest.name
         if self.stop.is_set():
-            yield from (_say(Outcome(name, p.channel, "not started", "stopping")) for p in plans)
+            yield from (_done(Outcome(name, p.channel, "not started", "stopping")) for p in plans)
             return
         try:
             claim_plans = {p.channel: claim_plan(p, run) for p in plans}
             results = self.ledger.claim_all(run.run_id, name, claim_plans, force=force)
         except DigestbotError as error:
-            yield from (_say(Outcome(name, p.channel, "failed", str(error))) for p in plans)
+            yield from (_done(Outcome(name, p.channel, "failed", str(error))) for p in plans)
             return
         for channel_plan in plans:
             claim, result = results[channel_plan.channel]
@@ -224,8 +239,8 @@ class Sender:
                 if claim is not None:
                     return self._job(claim, result, run, library)
         except DigestbotError as error:
-            return _say(Outcome(name, channel, "failed", str(error)))
-        return _say(Outcome(name, channel, "failed", "other runs kept taking its articles; retry"))
+            return _done(Outcome(name, channel, "failed", str(error)))
+        return _done(Outcome(name, channel, "failed", "other runs kept taking its articles; retry"))
 
     def _plan_one(self, run: Run, channel: str, library: Library) -> ChannelPlan:
         """The run's plan for one channel, against what it has had up to this moment."""
@@ -239,11 +254,11 @@ class Sender:
             return lambda: self._deliver(claim, recovering=False)
         channel = claim.plan.channel
         if claim.status == DELIVERED:
-            return _say(Outcome(claim.digest, channel, "already delivered", self._link(claim)))
+            return _done(Outcome(claim.digest, channel, "already delivered", self._link(claim)))
         if claim.status == EMPTY:
-            return _say(Outcome(claim.digest, channel, "nothing new"))
+            return _done(Outcome(claim.digest, channel, "nothing new"))
         if claim.status == PENDING and not self.ledger.abandoned(claim):
-            return _say(Outcome(claim.digest, channel, "in progress elsewhere"))
+            return _done(Outcome(claim.digest, channel, "in progress elsewhere"))
         if claim.status == FAILED and not claim.posted:
             return self._retry(claim, run, library)
         return lambda: self._take_over(claim)
@@ -257,9 +272,9 @@ class Sender:
                 claim, claim_plan(self._plan_one(run, channel, library), run)
             )
         except DigestbotError as error:
-            return _say(Outcome(claim.digest, channel, "failed", str(error)))
+            return _done(Outcome(claim.digest, channel, "failed", str(error)))
         if taken is None:
-            return _say(Outcome(claim.digest, channel, "in progress elsewhere"))
+            return _done(Outcome(claim.digest, channel, "in progress elsewhere"))
         return lambda: self._deliver(taken, recovering=False)
 
     def _take_over(self, claim: Claim) -> Outcome:
@@ -334,7 +349,7 @@ class Sender:
         window = (digest.catch_up if digest else DEFAULT_CATCH_UP).total_seconds()
         if claim.posted or scheduled_for is None or time.time() - scheduled_for <= window:
             return None
-        if _check(self._locate(claim, 0, None, claim.channel_id)) is not None:
+        if _find_or_uncertain(self._locate(claim, 0, None, claim.channel_id)) is not None:
             return None
         self.ledger.finish(claim, FAILED, error="expired before it could be delivered")
         reason = "the run is older than its catch_up window; not posted late"
@@ -345,11 +360,9 @@ class Sender:
         channel_id = claim.channel_id
         for part in range(len(posted), len(claim.plan.messages)):
             thread_ts = posted[0] if part else None
-            arguments = {**claim.plan.messages[part], "metadata": _metadata(claim, part)}
-            if thread_ts:
-                arguments["thread_ts"] = thread_ts
+            arguments = part_arguments(claim.plan.messages[part], _metadata(claim, part), thread_ts)
             locate = self._locate(claim, part, thread_ts, channel_id)
-            found = _check(locate) if recovering and part == len(claim.posted) else None
+            found = _find_or_uncertain(locate) if recovering and part == len(claim.posted) else None
             label = claim.plan.channel
             landed = found or self.slack.post(label, arguments, locate, to=_destination(claim))
             posted.append(landed.ts)

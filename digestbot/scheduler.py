@@ -164,6 +164,8 @@ class Worker:
         if digest is None or digest.schedule is None:
             return
         trigger = self._trigger(digest)
+        # APScheduler runs a job up to `catch_up` late (its misfire grace); the extra minute
+        # covers the time it takes to get to this line.
         at = trigger.latest(datetime.now(UTC), digest.catch_up + timedelta(minutes=1))
         if at is not None:
             self.deliver(digest, at)
@@ -175,7 +177,7 @@ class Worker:
             if self.sender is None:
                 self.printer(plan(self.config, library, [digest], at))
                 return
-            outcomes = self.sender.recover([digest.name]) + self.sender.send(run, library)
+            outcomes = self.sender.run(run, library)
         for outcome in outcomes:
             _log_outcome(outcome)
 
@@ -188,7 +190,7 @@ class Worker:
         try:
             config = load_config(self.path)
         except ConfigError as error:
-            log.error("config reload failed, keeping the running config: %s", error)
+            log.error("config reload failed, keeping the running config error=%r", str(error))
             return
         old, self.config = self.config, config
         if self.sender:

@@ -7,6 +7,9 @@
 Bolt acknowledges within Slack's 3 seconds; the digest is built and posted after, and the answer
 goes back through the response_url. Transports: HTTP (`POST /slack/events`, signatures checked,
 beside `GET /healthz`) when PORT is set, or Socket Mode when SLACK_APP_TOKEN is set.
+
+The answers are short Slack messages of their own (mrkdwn, escaped with compose's `escape`);
+digests themselves come from compose and are posted by deliver, as for every other run.
 """
 
 from __future__ import annotations
@@ -203,7 +206,7 @@ def _allowed(config: Config, command: dict[str, Any]) -> bool:
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http %s", format % args)
+        log.debug("http request line=%r", format % args)
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +28,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
     text,
 )
@@ -73,22 +77,48 @@ channel_ids = Table(
 
 def open_engine(url: str) -> Engine:
     """Connect and make sure the tables exist at a schema version this code understands."""
+    engine = _connect(url)
+    with _opening(engine):
+        _create_tables(engine)
+        _check_version(engine)
+    return engine
+
+
+def open_existing(url: str) -> Engine | None:
+    """Connect without writing anything: None when the store has no tables yet."""
+    engine = _connect(url)
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and not Path(database).is_file():
+        engine.dispose()  # connecting would create the file
+        return None
+    with _opening(engine):
+        if not inspect(engine).has_table(schema_version.name):
+            engine.dispose()
+            return None
+        _check_version(engine)
+    return engine
+
+
+def _connect(url: str) -> Engine:
     try:
-        engine = _engine(url)
+        return _engine(url)
     except (SQLAlchemyError, ImportError) as error:
         raise LedgerError(
             f"DIGESTBOT_DATABASE_URL is not a usable database URL ({brief(error)}); "
             "PostgreSQL needs `pip install 'digestbot[postgres]'`"
         ) from None
+
+
+@contextmanager
+def _opening(engine: Engine) -> Iterator[None]:
+    """Close the engine on failure and say what failed, without the URL."""
     try:
-        _create_tables(engine)
-        _check_version(engine)
+        yield
     except (SQLAlchemyError, LedgerError) as error:
         engine.dispose()
         if isinstance(error, LedgerError):
             raise
         raise LedgerError(f"cannot open the state store: {brief(error)}") from None
-    return engine
 
 
 def lock_channel(db: Connection, channel: str) -> None:

@@ -211,8 +211,7 @@ def test_explain_missing_scope() -> None:
 
 
 def test_history_of_a_public_channel_not_joined_is_read_after_joining() -> None:
-    """Posting with chat:write.public needs no membership but reading history does: after a
-    lost answer digestbot joins, finds the message, and does not post it again."""
+    """After a lost answer in a public channel not joined, digestbot joins to read history."""
     with FakeSlack() as fake:
         fake.add_channel("outside", member=False)
         client = Slack(fake.token, fake.url)

@@ -136,8 +136,7 @@ end: of the excerpt"
 def test_a_quick_read_fooled_by_a_multiline_string_is_corrected(
     index: ArticleIndex, articles: Path
 ) -> None:
-    """Column-0 text inside a quoted excerpt may fool the quick read; the full read of the
-    would-be winner corrects the index, and the digest picks again without it."""
+    """A quick read fooled by a multi-line string is corrected by the winner's full read."""
     (articles / "trick.md").write_text(TRICK)
     library = Library(index)
     assert any(entry.path == "trick.md" and entry.heat == 999999 for entry in library._entries)

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy
 
 from digestbot import owners
+from digestbot.deliver import channel_name
 from digestbot.errors import LedgerError
 from digestbot.ledger import (
     CREATED,
@@ -22,7 +23,6 @@ from digestbot.ledger import (
     TAKEN,
     ClaimPlan,
     Ledger,
-    channel_name,
 )
 from digestbot.store import deliveries, schema_version
 
@@ -237,3 +237,15 @@ def test_a_channel_is_one_channel_by_name_or_id(ledger: Ledger) -> None:
     assert ledger.seen("C0000001") == ledger.seen("#ai-news")
     assert "https://a.example/1" in ledger.seen("C0000001").urls
     assert ledger.key("#unknown") == "unknown"
+
+
+def test_reading_never_creates_a_store(database_url: str) -> None:
+    """Ledger.existing (preview, status) writes nothing and finds a ledger only once made."""
+    assert Ledger.existing(database_url) is None
+    assert Ledger.existing(database_url) is None
+    if database_url.startswith("sqlite:///"):
+        assert not Path(database_url.removeprefix("sqlite:///")).exists()
+    Ledger(database_url).close()
+    found = Ledger.existing(database_url)
+    assert found is not None
+    found.close()

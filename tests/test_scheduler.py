@@ -174,8 +174,7 @@ def stop(bot: subprocess.Popen[str]) -> tuple[int, str, str]:
 def test_running_bot_posts_within_the_minute_and_follows_edits(
     write_config: ConfigWriter, articles: Path, tmp_path: Path
 ) -> None:
-    """With `* * * * *` a running bot posts within the minute, using the config as edited
-    after it started; a broken edit leaves it running; SIGTERM stops it cleanly."""
+    """`* * * * *` posts within the minute, with live edits; bad edits and SIGTERM are safe."""
     with FakeSlack() as fake:
         fake.add_channel("ai-news")
         fake.add_channel("general")
@@ -208,8 +207,7 @@ def test_running_bot_posts_within_the_minute_and_follows_edits(
 def test_catch_up_in_a_real_process_and_a_dry_run_without_token(
     write_config: ConfigWriter, articles: Path
 ) -> None:
-    """A bot started 3 minutes after a digest's time posts it once; restarted, it does not;
-    without a token it says it is a dry run and prints the digest instead."""
+    """A run missed 3 minutes ago posts once at start, not after a restart; no token: dry run."""
     with FakeSlack() as fake:
         fake.add_channel("ai-news")
         path = write_config(config(articles, schedule=minutes_ago(3)))
@@ -252,8 +250,7 @@ def test_three_replicas_on_postgres_deliver_each_channel_once(
 def test_sweep_finishes_a_delivery_a_dead_replica_left(
     worker_for, slack: FakeSlack, write_config: ConfigWriter, articles: Path
 ) -> None:
-    """A claim left pending by a process that died is delivered by the periodic sweep, without
-    waiting for the digest's next firing."""
+    """The periodic sweep delivers a claim left pending by a replica that died."""
     from digestbot.ledger import Ledger
     from digestbot.pipeline import plan
     from digestbot.runs import Run, claim_plan
