@@ -9,7 +9,7 @@ from digestbot.logs import REDACTED, RedactingFormatter
 
 def test_secrets_are_blanked_in_messages_arguments_and_tracebacks() -> None:
     """A token in the message, in an argument or in an exception never reaches the log."""
-    secret = "xoxb-1234567890-abcdefghijklmnop"
+    secret = "xoxb-test-secret-abcdefghijklmnop"
     formatter = RedactingFormatter([secret, ""])
     try:
         raise RuntimeError(f"Slack said no to {secret}")

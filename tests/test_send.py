@@ -121,7 +121,7 @@ def test_wrong_token_fails_cleanly_and_never_shows_it(
     slack: FakeSlack, write_config: ConfigWriter, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A wrong token fails in one line; the token appears nowhere, even with --debug logs."""
-    secret = "xoxb-0000000000-wrong-token-value"
+    secret = "xoxb-test-wrong-token-value"
     monkeypatch.setenv("SLACK_BOT_TOKEN", secret)
     write_config()
     result = cli("send")
