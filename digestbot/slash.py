@@ -28,6 +28,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -80,6 +81,9 @@ def create_app(host: Host, settings: Settings) -> App:
     """The Bolt app with the /digest command."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret
+    # Bolt also reads SLACK_BOT_TOKEN itself and warns that the client's token wins: it is the
+    # same token, so that warning only confuses whoever reads the log.
+    logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: filters are a set
     try:
         app = App(
             client=WebClient(token=token, base_url=settings.slack_api_url),
@@ -99,6 +103,14 @@ def create_app(host: Host, settings: Settings) -> App:
             respond(response_type="ephemeral", **answer)
 
     return app
+
+
+class _SameToken(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_SAME_TOKEN = _SameToken()
 
 
 def answers(host: Host, command: dict[str, Any]) -> list[Answer]:
