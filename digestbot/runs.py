@@ -169,6 +169,11 @@ class Sender:
             self.resolve(targets)
         except DigestbotError as error:
             return [Outcome(run.digest.name, channel, "failed", str(error)) for channel in targets]
+        # One channel written two ways (a name and its ID) gets one digest.
+        targets = list(
+            {self.ledger.key(channel): channel for channel in reversed(targets)}.values()
+        )
+        targets.reverse()
         seen = None if force else self.ledger.seen_all(targets).__getitem__
         plans = plan(self.config, library, [run.digest], run.at, channels=targets, seen=seen)
         return self._parallel(self._claim_all(run, plans, library, force))

@@ -341,3 +341,13 @@ def test_retrying_a_failed_run_plans_again(
     assert [o.status for o in sender.send(Run.manual(digest, run.at), library)] == ["delivered"]
     assert [o.status for o in sender.send(run, library)] == ["nothing new"]
     assert len(slack.messages_in("late")) == 1
+
+
+def test_a_channel_listed_by_name_and_id_gets_one_digest(
+    slack: FakeSlack, write_config: ConfigWriter, articles: Path, cli
+) -> None:
+    """A digest listing one channel twice, as #name and as its ID, posts there once."""
+    write_config(config_for(articles, ["#ai-news", slack.channel_id("ai-news")]))
+    result = cli("send")
+    assert result.code == 0 and result.out.count("\n") == 1
+    assert len(slack.messages_in("ai-news")) == 1
