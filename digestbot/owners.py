@@ -9,6 +9,7 @@ than STALE_AFTER.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -22,7 +23,12 @@ _active_lock = threading.Lock()
 
 
 def this_process() -> str:
-    pid = os.getpid()
+    """This process's identity (read from /proc once per pid: it is asked for every claim)."""
+    return _identity(os.getpid())
+
+
+@functools.cache
+def _identity(pid: int) -> str:
     return f"{socket.gethostname()}/{_pid_namespace()}/{pid}/{_start_time(pid)}"
 
 

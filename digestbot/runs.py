@@ -143,9 +143,10 @@ class Sender:
     def connect(self) -> None:
         """Check the token and learn the configured channels' IDs before touching any."""
         self.workspace = self.slack.check_auth()
-        self.resolve(ch for digest in self.config.digests.values() for ch in digest.channels)
+        configured = (ch for digest in self.config.digests.values() for ch in digest.channels)
+        self.learn_channel_ids(configured)
 
-    def resolve(self, channels: Iterable[str]) -> None:
+    def learn_channel_ids(self, channels: Iterable[str]) -> None:
         """Learn the IDs of channels known only by name, so that the ledger knows a channel
         as one however it is written (one conversations.list, only when needed)."""
         unknown = {name for name in map(channel_name, channels) if self.ledger.key(name) == name}
@@ -166,7 +167,7 @@ class Sender:
         targets = list(dict.fromkeys(channels or run.digest.channels))
         try:
             # Without IDs, two replicas could know one channel by two names: deliver nothing.
-            self.resolve(targets)
+            self.learn_channel_ids(targets)
         except DigestbotError as error:
             return [Outcome(run.digest.name, channel, "failed", str(error)) for channel in targets]
         # One channel written two ways (a name and its ID) gets one digest.
