@@ -1,16 +1,26 @@
-"""Shared fixtures: a clean environment, the seeds, config files, the corpus, the CLI."""
+"""Shared fixtures and helpers: a clean environment, the seeds, config files, the corpus, the
+CLI, a clock the tests move by hand, waiting for a condition, and digestbot processes."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from fakeslack import FakeSlack
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from digestbot.cli import main
 
@@ -21,6 +31,129 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 FEEDS = ("azure", "diablo4", "powerapps", "powerapps-2021")
 # Read before the autouse fixture clears DIGESTBOT_* from each test's environment.
 POSTGRES_URL = os.environ.get("DIGESTBOT_TEST_DATABASE_URL")
+# libfaketime (Debian package faketime), preloaded straight into the process: the `faketime`
+# wrapper would stand between a test and the process it signals.
+FAKETIME_LIB = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10) -> bool:
+    """Poll `condition` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return bool(condition())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def digest_config(articles: Path, name: str = "ai", **digest: object) -> dict:
+    """A config with one digest on the seeds' AI topic in #ai-news, daily at 09:00 UTC."""
+    body = {"topics": ["AI"], "channels": ["#ai-news"], "schedule": "0 9 * * *", **digest}
+    return {"articles": str(articles), "digests": {name: body}}
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it.
+
+    `wait` blocks (for real) until the event is set or the test has moved the clock past the
+    deadline; with `auto_advance`, waiting moves the clock instead, so that code which paces
+    itself runs at once while its waits are still measured.
+    """
+
+    def __init__(self, start: datetime, *, auto_advance: bool = False) -> None:
+        self._now = start
+        self._monotonic = 1000.0
+        self.auto_advance = auto_advance
+        self.waits: list[float] = []
+        self._changed = threading.Condition()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def time(self) -> float:
+        return self._now.timestamp()
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        with self._changed:
+            self._now += timedelta(seconds=seconds)
+            self._monotonic += seconds
+            self._changed.notify_all()
+
+    def set(self, moment: datetime) -> None:
+        self.advance((moment - self._now).total_seconds())
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        self.waits.append(seconds)
+        if self.auto_advance:
+            if not event.is_set():
+                self.advance(seconds)
+            return event.is_set()
+        deadline = self._monotonic + seconds
+        with self._changed:
+            while not event.is_set() and self._monotonic < deadline:
+                self._changed.wait(0.02)  # an Event cannot wake this condition: look again soon
+        return event.is_set()
+
+
+class BotProcess:
+    """`python -m digestbot ARGS` in a child process, its stderr read line by line as it comes
+    (optionally under libfaketime, its clock starting at `clock_at`)."""
+
+    def __init__(self, env: dict[str, str], *args: str, clock_at: datetime | None = None) -> None:
+        command = [sys.executable, "-m", "digestbot", *(args or ("run",))]
+        env = dict(env)
+        if clock_at is not None:
+            if FAKETIME_LIB is None:
+                pytest.skip("libfaketime is not installed (Debian package faketime)")
+            stamp = clock_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            # The clock starts at `stamp` (read in TZ) and runs on from there. Python's thread
+            # waits hang when libfaketime fakes the monotonic clock too.
+            env.update(
+                LD_PRELOAD=str(FAKETIME_LIB),
+                FAKETIME=f"@{stamp}",
+                FAKETIME_DONT_FAKE_MONOTONIC="1",
+                TZ="UTC",
+            )
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    @property
+    def err(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for_line(self, text: str, count: int = 1, timeout: float = 20) -> bool:
+        """Wait until `count` lines of stderr contain `text`."""
+        return wait_for(lambda: sum(text in line for line in self.lines) >= count, timeout)
+
+    def stop(self, timeout: float = 15) -> tuple[int, str, str]:
+        """SIGTERM, then the exit code, stdout and stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        with self.process.stdout:
+            out = self.process.stdout.read()
+        self.process.wait(timeout)
+        self._reader.join(timeout)
+        self.process.stderr.close()
+        return self.process.returncode, out, self.err
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +251,32 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
         monkeypatch.setenv("SLACK_BOT_TOKEN", fake.token)
         monkeypatch.setenv("SLACK_API_URL", fake.url)
         yield fake
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    """A running fake Slack without channels (a test module may define its own `fake`)."""
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    """slack-sdk's real client with its default retry handlers, pointed at `fake`."""
+    return WebClient(token=fake.token, base_url=fake.url)
+
+
+@pytest.fixture
+def news(fake: FakeSlack) -> str:
+    """The ID of a public channel of `fake` that the bot is in."""
+    return fake.add_channel("news")
+
+
+def slack_error(call: Callable[..., object], *args: object, **kwargs: object) -> SlackApiError:
+    """Run a client call that must fail and return the SlackApiError."""
+    with pytest.raises(SlackApiError) as info:
+        call(*args, **kwargs)
+    return info.value
 
 
 @pytest.fixture

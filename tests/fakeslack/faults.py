@@ -1,0 +1,98 @@
+"""Injected failures (503s, dropped connections, slow answers) and Slack's rate limits."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Any
+
+from .workspace import ApiError, Workspace
+
+FAIL_MODES = ("503_before", "503_after", "drop_before", "drop_after", "slow_after")
+
+
+class TokenBucket:
+    """Token bucket: `rate` tokens per second, at most `capacity` saved up."""
+
+    def __init__(self, rate: float, capacity: int) -> None:
+        self.rate, self.capacity = rate, float(capacity)
+        self.tokens, self.stamp = float(capacity), time.monotonic()
+
+    def wait(self) -> float:
+        """Seconds until a token is available; 0 when one is."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+class Faults(Workspace):
+    """Which requests fail and how; the HTTP handler applies the mode `_begin` picks.
+
+    "_before" modes fail without running the method, "_after" modes run it (Slack accepted the
+    post) and then fail the answer: the cases a retrying client must tell apart.
+    """
+
+    fail_rate: float  # chance that a request fails with a random mode from fail_modes
+    fail_modes: tuple[str, ...]
+    fail_methods: set[str] | None  # the methods fail_rate applies to; None: every method
+    slow_seconds: float  # how long slow_after holds back the answer
+    calls: list[tuple[str, dict[str, Any]]]  # every request, failed or not: (method, params)
+    _random: random.Random  # seeded, so a fail_rate run fails the same requests every time
+    _injected: dict[str, list[str]]  # fail_next's modes per method, the next one first
+    _answers: list[tuple[str, int]]  # (method, HTTP status, 0 for a dropped connection)
+    _channel_rate: float | None  # posts per second per channel; None: no channel limit
+    _channel_burst: int
+    _channel_buckets: dict[str, TokenBucket]  # made at a channel's first post
+    _workspace_bucket: TokenBucket | None  # shared by all channels; None: no workspace limit
+
+    def fail_next(self, method: str, mode: str, count: int = 1) -> None:
+        """Make the next `count` requests to `method` fail with `mode` (one of FAIL_MODES).
+
+        Response URL posts count as the method "response_url".
+        """
+        if mode not in FAIL_MODES:
+            raise ValueError(f"unknown fail mode {mode!r}; expected one of {FAIL_MODES}")
+        with self._lock:
+            self._injected.setdefault(method, []).extend([mode] * count)
+
+    def statuses(self, method: str) -> list[int]:
+        """The HTTP status of every answer to `method` (0: the connection was dropped)."""
+        with self._lock:
+            return [status for name, status in self._answers if name == method]
+
+    def _answered(self, method: str, status: int) -> None:
+        with self._lock:
+            self._answers.append((method, status))
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep in a handler thread, cut short by stop()."""
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def _begin(self, method: str, params: dict[str, Any]) -> str | None:
+        """Record the request and pick its injected failure mode, if any."""
+        with self._lock:
+            self.calls.append((method, dict(params)))
+            if self._injected.get(method):
+                return self._injected[method].pop(0)
+            applies = self.fail_methods is None or method in self.fail_methods
+            if applies and self.fail_rate > 0 and self._random.random() < self.fail_rate:
+                return self._random.choice(self.fail_modes)
+        return None
+
+    def _rate_limit(self, channel_id: str) -> None:
+        """Take a token from the workspace's and the channel's bucket, or answer 429."""
+        buckets = [self._workspace_bucket] if self._workspace_bucket else []
+        if self._channel_rate:
+            if channel_id not in self._channel_buckets:
+                bucket = TokenBucket(self._channel_rate, self._channel_burst)
+                self._channel_buckets[channel_id] = bucket
+            buckets.append(self._channel_buckets[channel_id])
+        wait = max((b.wait() for b in buckets), default=0.0)
+        if wait > 0:  # nothing is consumed, as Slack rejects the call outright
+            retry_after = str(max(1, math.ceil(wait)))
+            raise ApiError("ratelimited", 429, {"Retry-After": retry_after})
+        for bucket in buckets:
+            bucket.tokens -= 1

@@ -1,0 +1,158 @@
+"""FakeSlack itself: its settings and records, starting and stopping, and method dispatch."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .chat import Chat
+from .conversations import Conversations
+from .faults import FAIL_MODES, TokenBucket
+from .handler import Server
+from .socketmode import SocketMode
+from .workspace import DEFAULT_SCOPES, ApiError, Reply
+
+Method = Callable[[dict[str, Any]], dict[str, Any]]  # a Web API method: params to answer fields
+
+
+class FakeSlack(Chat, Conversations, SocketMode):
+    """A fake Slack workspace served over HTTP; see the package docstring."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "xoxb-fake-token",
+        app_token: str = "xapp-1-fake-app-token",
+        latency: float = 0.0,
+        seed: int = 0,
+        scopes: set[str] | None = None,
+        channel_rate: float | None = None,
+        channel_burst: int = 3,
+        workspace_per_minute: int | None = None,
+        workspace_burst: int = 10,
+    ) -> None:
+        # Each mixin declares, with its meaning, every attribute set for it here.
+        # Workspace
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._server = None
+        self.scopes = set(DEFAULT_SCOPES if scopes is None else scopes)
+        self.channels = {}
+        # WebApi
+        self.token, self.app_token = token, app_token
+        self.revoked = False
+        # Chat
+        self.broken_images = set()
+        self.posts = []
+        self.ephemerals = []
+        self._last_ts_us = 0
+        # Faults
+        self.fail_rate = 0.0
+        self.fail_modes = FAIL_MODES
+        self.fail_methods = None
+        self.slow_seconds = 5.0
+        self.calls = []
+        self._random = random.Random(seed)
+        self._injected = {}
+        self._answers = []
+        self._channel_rate, self._channel_burst = channel_rate, channel_burst
+        self._channel_buckets = {}
+        self._workspace_bucket = (
+            TokenBucket(workspace_per_minute / 60, workspace_burst)
+            if workspace_per_minute
+            else None
+        )
+        # SocketMode
+        self.socket_acks = []
+        self.socket_ping_interval = 0.1
+        self._sockets = []
+        self._socket_urls = 0
+        self._pinger = None
+        # FakeSlack's own
+        self.latency = latency  # seconds added to every request
+        self.responses: list[dict[str, Any]] = []  # response URL posts, with their key
+        self.errors: list[BaseException] = []  # bugs in the fake itself (answered with HTTP 500)
+        # Called with each accepted post in its handler thread, before the client is answered.
+        self.on_post: Callable[[dict[str, Any]], None] | None = None
+        self._thread: threading.Thread | None = None  # serving HTTP while started
+
+    # lifecycle
+
+    def start(self) -> FakeSlack:
+        """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
+        self._stopping.clear()
+        self._server = Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the listening socket, then close every WebSocket connection
+        (close frame 1001, and a hang-up if the client does not leave within CLOSE_WAIT seconds)
+        and wait for their threads; safe to call twice."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()  # first, so a reconnecting client is refused at once
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+        self._close_sockets()
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # dispatch (called from handler threads)
+
+    def _methods(self) -> dict[str, Method]:
+        return {
+            "auth.test": self._auth_test,
+            "apps.connections.open": self._connections_open,
+            "chat.postMessage": self._post_message,
+            "chat.postEphemeral": self._post_ephemeral,
+            "conversations.list": self._conversations_list,
+            "conversations.join": self._conversations_join,
+            "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+        }
+
+    def _call_api(self, method: str, params: dict[str, Any], authorization: str) -> Reply:
+        handler = self._methods().get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        try:
+            with self._lock:
+                if method == "apps.connections.open":
+                    self._authenticate_app(params, authorization)
+                else:
+                    self._authenticate(params, authorization)
+                body = handler(params)
+                post = self.posts[-1] if method == "chat.postMessage" else None
+        except ApiError as err:
+            return err.reply
+        if post is not None and self.on_post is not None:
+            self.on_post(post)  # outside the lock, so the callback may use the fake
+        return 200, {"ok": True, **body}, {}
+
+    def _record_response(self, key: str, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.responses.append({**body, "key": key})
+            self._changed.notify_all()
+        return 200, "ok", {}
+
+    def _run(self, action: Callable[[], Reply]) -> Reply:
+        """Run a request; a bug in the fake becomes an HTTP 500 and is kept in `errors`."""
+        try:
+            return action()
+        except Exception as exc:  # the server thread must answer something
+            self.errors.append(exc)
+            return 500, {"ok": False, "error": "fake_internal_error", "detail": repr(exc)}, {}
