@@ -2,11 +2,13 @@
 
 The config validates schedules with this module; `trigger` turns a parsed `Crontab` into an
 APScheduler trigger. Day-of-week follows crontab(5): 0 and 7 are Sunday, names work, and when both
-day fields are restricted a day matches when either does.
+day fields are restricted a day matches when either does. A schedule that can never fire (30
+February) is an error here, so that a trigger never searches for a day that does not come.
 """
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 
 MACROS = {
@@ -18,6 +20,8 @@ MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+# Days in each month, February in a leap year: a schedule for 29 February does fire.
+_LONGEST_MONTHS = tuple(calendar.monthrange(2000, month)[1] for month in range(1, 13))
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
@@ -62,12 +66,19 @@ class CrontabError(ValueError):
 def parse(expression: str) -> Crontab:
     """Parse a 5-field crontab expression (or an @daily-style macro)."""
     text = " ".join(expression.split())
+    if text.startswith("@") and text.lower() not in MACROS:
+        raise CrontabError(_macro_problem(text))
     fields = MACROS.get(text.lower(), text).split(" ")
     if len(fields) != 5:
         raise CrontabError(
             f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
         )
     values = [_parse_field(raw, spec) for raw, spec in zip(fields, _FIELDS, strict=True)]
+    days_restricted = not fields[2].startswith("*")
+    weekdays_restricted = not fields[4].startswith("*")
+    # Only a day of month that must match (no day of week to fall back on) can make it never fire.
+    if days_restricted and not weekdays_restricted:
+        _check_days_exist(values[2], values[3])
     return Crontab(
         expression=text,
         minutes=values[0],
@@ -75,10 +86,27 @@ def parse(expression: str) -> Crontab:
         days=values[2],
         months=values[3],
         weekdays=frozenset(day % 7 for day in values[4]),
-        days_restricted=not fields[2].startswith("*"),
-        weekdays_restricted=not fields[4].startswith("*"),
+        days_restricted=days_restricted,
+        weekdays_restricted=weekdays_restricted,
         hours_restricted=not fields[1].startswith("*"),
     )
+
+
+def _macro_problem(text: str) -> str:
+    if text.lower() == "@reboot":
+        return (
+            "@reboot is not supported: give the times to run at "
+            "(catch_up delivers a run missed while the bot was down)"
+        )
+    return f"{text!r} is not a macro; use one of {', '.join(MACROS)}"
+
+
+def _check_days_exist(days: frozenset[int], months: frozenset[int]) -> None:
+    if any(day <= _LONGEST_MONTHS[month - 1] for day in days for month in months):
+        return
+    listed_days = ",".join(str(day) for day in sorted(days))
+    listed_months = ", ".join(MONTHS[month - 1] for month in sorted(months))
+    raise CrontabError(f"never fires: no day {listed_days} in {listed_months}")
 
 
 def _parse_field(raw: str, spec: _Field) -> frozenset[int]:
@@ -97,6 +125,8 @@ def _parse_item(item: str, spec: _Field) -> range:
         step = int(step_text)
     if span == "*":
         return range(spec.low, spec.high + 1, step)
+    if span.count("-") > 1:
+        raise CrontabError(f"{item!r} is not a valid {spec.name}: a range is low-high")
     first, dash, last = span.partition("-")
     low = _value(first, spec)
     high = _value(last, spec) if dash else (low if not step_text else None)
