@@ -8,27 +8,26 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import itertools
 import json
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
-from digestbot import logs
+from digestbot import bot, logs
 from digestbot.compose import builder_url, preview_arguments, render_text
-from digestbot.config import Config, Settings, load_config, load_settings, timezone
+from digestbot.config import Config, load_config, load_settings, timezone
 from digestbot.errors import DigestbotError
 from digestbot.index import ArticleIndex, Skipped
-from digestbot.pipeline import ChannelPlan, Library, SeenLookup, plan
+from digestbot.pipeline import ChannelPlan
+from digestbot.service import DigestService
 
 if TYPE_CHECKING:
-    from digestbot.ledger import Claim, Ledger
+    from digestbot.status import LastDelivery
 
 SKIPPED_SHOWN = 10
 
@@ -54,45 +53,22 @@ class ProgressBar:
         self.stream.flush()
 
 
-class Context:
-    """Settings and config, read once per command."""
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.settings.config_path)
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.config: Config = load_config(settings.config_path)
 
-    def as_of(self, moment: datetime | None) -> datetime:
-        """The run's time: --as-of (naive means the config's timezone) or now."""
-        zone = timezone(self.config.timezone)
-        if moment is None:
-            return datetime.now(zone)
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+def _service(args: argparse.Namespace, config: Config, **options: bool) -> DigestService:
+    return bot.open_service(
+        args.settings, config, progress=ProgressBar("Indexing articles"), **options
+    )
 
-    @contextmanager
-    def library(self) -> Iterator[Library]:
-        """The articles, indexed (with a progress bar on a terminal the first time)."""
-        with ArticleIndex(self.config.articles, self.settings.cache_dir) as index:
-            yield Library(index, ProgressBar("Indexing articles"))
 
-    def ledger(self) -> Ledger:
-        """The state store, created on first use."""
-        from digestbot.ledger import Ledger  # SQLAlchemy is slow to import; preview may not need it
-
-        return Ledger(self.settings.database_url)
-
-    def existing_ledger(self) -> Ledger | None:
-        """The state store if there is one: commands that only read never create it."""
-        sqlite_file = self.settings.sqlite_file
-        if sqlite_file is not None and not sqlite_file.is_file():
-            return None  # decided without importing SQLAlchemy: preview stays fast
-        from digestbot.ledger import Ledger
-
-        return Ledger.existing(self.settings.database_url)
-
-    def seen(self, force: bool = False) -> SeenLookup | None:
-        """What each channel already had (None: nothing to leave out)."""
-        ledger = None if force else self.existing_ledger()
-        return ledger.seen if ledger else None
+def _as_of(config: Config, moment: datetime | None) -> datetime:
+    """The run's time: --as-of (naive means the config's timezone) or now."""
+    zone = timezone(config.timezone)
+    if moment is None:
+        return datetime.now(zone)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -100,9 +76,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     Example: digestbot check
     """
-    context = Context(args.settings)
-    config = context.config
-    print(f"{context.settings.config_path}: valid, {len(config.digests)} digest(s)")
+    config = _config(args)
+    print(f"{args.settings.config_path}: valid, {len(config.digests)} digest(s)")
     for digest in config.digests.values():
         when = digest.schedule or "by hand only"
         zone = digest.timezone or config.timezone
@@ -110,7 +85,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"  {digest.name}: {', '.join(digest.topics)} -> {', '.join(digest.channels)}"
             f" ({when}, {zone})"
         )
-    with ArticleIndex(config.articles, context.settings.cache_dir) as index:
+    with ArticleIndex(config.articles, args.settings.cache_dir) as index:
         snapshot = index.refresh(ProgressBar("Indexing articles"))
         skipped = index.verify(ProgressBar("Reading articles"))
     files = snapshot.files
@@ -126,18 +101,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     Example: digestbot preview ai-daily --as-of 2020-05-15T09:00+02:00
     """
-    context = Context(args.settings)
-    now = context.as_of(args.as_of)
-    digests = context.config.pick(args.names)
-    with context.library() as library:
-        plans = plan(context.config, library, digests, now, seen=context.seen())
-        skipped = library.skipped()
+    config = _config(args)
+    digests = config.pick(args.names)
+    preview = _service(args, config).preview(digests, _as_of(config, args.as_of))
     if args.json:
-        json.dump(_post_arguments(plans), sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(_post_arguments(preview.plans), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        _print_plans(plans)
-    _print_skipped(skipped, limit=SKIPPED_SHOWN)
+        _print_plans(preview.plans)
+    _print_skipped(preview.skipped, limit=SKIPPED_SHOWN)
     return 0
 
 
@@ -149,38 +121,25 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     Example: digestbot send ai-daily --channel '#test-digests'
     """
-    context = Context(args.settings)
-    digests = context.config.pick(args.names)
-    now = context.as_of(args.as_of)
+    config = _config(args)
+    digests = config.pick(args.names)
+    now = _as_of(config, args.as_of)
     if args.dry_run:
-        seen = context.seen(args.force)
-        with context.library() as library:
-            _print_plans(
-                plan(context.config, library, digests, now, channels=args.channel, seen=seen)
-            )
+        service = _service(args, config)
+        _print_plans(service.preview(digests, now, channels=args.channel, force=args.force).plans)
         return 0
-    token = context.settings.slack_bot_token
-    if token is None:
-        raise DigestbotError(
-            "SLACK_BOT_TOKEN is not set: digestbot needs the app's bot token to post "
-            "(`digestbot send --dry-run` shows what it would post)"
-        )
-    from digestbot.deliver import Slack
-    from digestbot.runs import Run, Sender
+    from digestbot.runs import Run
 
-    slack = Slack(token.get_secret_value(), context.settings.slack_api_url)
-    sender = Sender(context.config, context.ledger(), slack)
-    sender.connect()
-    outcomes = []
-    with context.library() as library:
-        for digest in digests:
-            run = Run.manual(digest, now)
-            outcomes += sender.run(run, library, channels=args.channel, force=args.force)
-        skipped = library.skipped()
-    for outcome in outcomes:
+    service = _service(args, config, post=True)
+    try:
+        runs = [Run.manual(digest, now) for digest in digests]
+        delivery = service.deliver(runs, channels=args.channel, force=args.force)
+    finally:
+        service.close()
+    for outcome in delivery.outcomes:
         print(outcome)
-    _print_skipped(skipped, limit=SKIPPED_SHOWN)
-    return 0 if all(outcome.ok for outcome in outcomes) else 1
+    _print_skipped(delivery.skipped, limit=SKIPPED_SHOWN)
+    return 0 if all(outcome.ok for outcome in delivery.outcomes) else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -192,13 +151,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     Example: digestbot run
     """
-    from digestbot.scheduler import Worker
-
-    worker = Worker(args.settings, printer=_print_plans)
+    running = bot.build(args.settings, printer=_print_plans)
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: worker.stop.set())
-    worker.start()
-    worker.serve()
+        signal.signal(signum, lambda *_: running.stop.set())
+    running.start()
+    running.serve()
     return 0
 
 
@@ -207,14 +164,13 @@ def cmd_next(args: argparse.Namespace) -> int:
 
     Example: digestbot next ai-daily --count 10
     """
-    from digestbot.trigger import CrontabTrigger
+    from digestbot import status
 
-    context = Context(args.settings)
-    [digest] = context.config.pick([args.name])
+    config = _config(args)
+    [digest] = config.pick([args.name])
     if digest.schedule is None:
         raise DigestbotError(f"{digest.name} has no schedule: it is only sent by hand")
-    trigger = CrontabTrigger(digest.schedule, context.config.digest_timezone(digest))
-    for moment in itertools.islice(trigger.fire_times(context.as_of(args.as_of)), args.count):
+    for moment in status.next_runs(config, digest, _as_of(config, args.as_of), args.count):
         print(moment.isoformat())
     return 0
 
@@ -224,35 +180,33 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     Example: digestbot status
     """
-    from digestbot.trigger import CrontabTrigger
+    from digestbot import status
 
-    context = Context(args.settings)
-    now = context.as_of(None)
-    ledger = context.existing_ledger()
-    latest = {(c.digest, c.channel): c for c in ledger.latest()} if ledger else {}
-    for digest in context.config.digests.values():
-        zone = context.config.digest_timezone(digest)
-        if digest.schedule:
-            upcoming = next(CrontabTrigger(digest.schedule, zone).fire_times(now), None)
-            when = (
-                f"next {upcoming.isoformat() if upcoming else 'never'} ({digest.schedule}, {zone})"
-            )
+    config = _config(args)
+    service = _service(args, config)
+    try:
+        digests = status.digests(config, service.ledger, _as_of(config, None))
+    finally:
+        service.close()
+    for digest in digests:
+        schedule = digest.digest.schedule
+        if schedule:
+            upcoming = digest.next_runs[0].isoformat() if digest.next_runs else "never"
+            when = f"next {upcoming} ({schedule}, {digest.zone})"
         else:
             when = "sent by hand only"
-        print(f"{digest.name}: {when}")
+        print(f"{digest.digest.name}: {when}")
         for channel in digest.channels:
-            claim = latest.get((digest.name, ledger.key(channel))) if ledger else None
-            print(f"  {channel}: {_last_delivery(claim, zone) if claim else 'never delivered'}")
+            last = _last_delivery(channel.last) if channel.last else "never delivered"
+            print(f"  {channel.channel}: {last}")
     return 0
 
 
-def _last_delivery(claim: Claim, zone: tzinfo) -> str:
-    moment = datetime.fromtimestamp(claim.finished_at or claim.claimed_at, zone)
-    parts = claim.posted
-    count = sum(len(claim.plan.articles[index]) for index in range(len(parts)))
-    result = claim.status + (f" ({claim.error})" if claim.error else "")
+def _last_delivery(last: LastDelivery) -> str:
+    result = last.status + (f" ({last.error})" if last.error else "")
     return (
-        f"{moment.isoformat(timespec='seconds')} {result}, {count} article(s), run {claim.run_id}"
+        f"{last.at.isoformat(timespec='seconds')} {result}, {last.articles} article(s), "
+        f"run {last.run_id}"
     )
 
 

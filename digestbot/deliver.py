@@ -16,7 +16,6 @@ import logging
 import random
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from digestbot.channels import channel_name, is_channel_id
+from digestbot.clock import SYSTEM, Clock
 from digestbot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ READ_RETRIES = 6
 AMBIGUOUS = (ConnectionError, TimeoutError, URLError, OSError)
 AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 _POINTER = re.compile(r"\[json-pointer:(/[^\]]*)\]")
-CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,6 @@ def message_metadata(run_id: str, channel: str, part: int, digest: str) -> dict[
         "event_type": EVENT_TYPE,
         "event_payload": {"run": run_id, "channel": channel, "part": part, "digest": digest},
     }
-
-
-def channel_name(channel: str) -> str:
-    """A channel as people write it: IDs as they are, names without '#', in lower case."""
-    channel = channel.strip()
-    return channel if CHANNEL_ID.fullmatch(channel) else channel.lstrip("#").lower()
 
 
 def part_arguments(
@@ -127,8 +121,10 @@ class Slack:
         timeout: float = 15.0,
         retries: int = READ_RETRIES,
         stop: threading.Event | None = None,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.stop = stop or threading.Event()
+        self.clock = clock
         backoff = _CappedBackoff()
         self._reads = WebClient(
             token=token,
@@ -182,7 +178,7 @@ class Slack:
     def resolve(self, channel: str) -> str | None:
         """A channel's ID from its configured name or ID; None when the bot cannot see it."""
         name = channel_name(channel)
-        if CHANNEL_ID.fullmatch(name):
+        if is_channel_id(name):
             return name
         return self._ids.get(name) or self.channel_ids().get(name)
 
@@ -251,8 +247,8 @@ class Slack:
     def _post(self, attempt: _Attempt) -> Posted:
         channel, arguments = attempt.channel, attempt.arguments
         destination = arguments["channel"]
-        deadline = time.monotonic() + POST_DEADLINE
-        while attempt.failures < ATTEMPTS and time.monotonic() < deadline:
+        deadline = self.clock.monotonic() + POST_DEADLINE
+        while attempt.failures < ATTEMPTS and self.clock.monotonic() < deadline:
             self._wait_turn(destination)
             try:
                 response = self._posts.chat_postMessage(**arguments)
@@ -328,7 +324,7 @@ class Slack:
 
     def _wait_turn(self, channel: str) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             start = max(
                 now,
                 self._pause_until,
@@ -341,13 +337,13 @@ class Slack:
 
     def _pause(self, seconds: float) -> None:
         # Waiting on the stop event lets SIGTERM end a long rate-limit pause at once.
-        if self.stop.wait(seconds):
+        if self.clock.wait(self.stop, seconds):
             # Uncertain: the claim stays open, so any replica (or the next start) finishes it.
             raise DeliveryError("digestbot is stopping", uncertain=True)
 
     def _slow_down(self, retry_after: float) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             # Posts in flight together all get their 429 together: slow down once for them.
             if now >= self._pause_until:
                 self._gap = min(max(self._gap * 2, 0.1), MAX_GAP)
@@ -357,7 +353,7 @@ class Slack:
     def _landed(self, channel: str) -> None:
         # Only messages that land count against the channel's one-a-second pace.
         with self._lock:
-            self._last_post[channel] = time.monotonic()
+            self._last_post[channel] = self.clock.monotonic()
             self._gap = self._gap * 0.9 if self._gap > 0.02 else 0.0
 
 

@@ -16,16 +16,17 @@ import hashlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digestbot import owners
-from digestbot.deliver import CHANNEL_ID, channel_name
+from digestbot.channels import channel_name, is_channel_id
+from digestbot.clock import SYSTEM, Clock
 from digestbot.errors import LedgerError
 from digestbot.selection import Seen
 from digestbot.store import (
@@ -42,8 +43,25 @@ from digestbot.store import (
 
 log = logging.getLogger(__name__)
 
-PENDING, DELIVERED, EMPTY, FAILED = "pending", "delivered", "empty", "failed"
-CREATED, EXISTS, TAKEN = "created", "exists", "taken"
+
+class ClaimStatus(StrEnum):
+    """Where a claim stands: pending until it is closed as delivered, empty or failed."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    EMPTY = "empty"
+    FAILED = "failed"
+
+
+class ClaimResult(StrEnum):
+    """What asking for a claim gave: a new claim, the run's existing one, or nothing because
+    another run took some of the planned articles meanwhile."""
+
+    CREATED = "created"
+    EXISTS = "exists"
+    TAKEN = "taken"
+
+
 _T = TypeVar("_T")
 
 
@@ -88,7 +106,7 @@ class Claim:
     run_id: str
     channel: str
     digest: str
-    status: str
+    status: ClaimStatus
     owner: str
     heartbeat: float
     claimed_at: float
@@ -115,18 +133,19 @@ def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
 class Ledger:
     """The state store. Thread-safe: each call uses its own connection from the pool."""
 
-    def __init__(self, url: str, engine: Engine | None = None) -> None:
+    def __init__(self, url: str, engine: Engine | None = None, *, clock: Clock = SYSTEM) -> None:
         self.url = url
+        self.clock = clock
         self.engine = engine or open_engine(url)
         self._insert_sent = insert_ignore(self.engine, sent_articles)
         self._ids: dict[str, str] | None = None
         self._ids_lock = threading.Lock()
 
     @classmethod
-    def existing(cls, url: str) -> Ledger | None:
+    def existing(cls, url: str, *, clock: Clock = SYSTEM) -> Ledger | None:
         """The ledger if the store already has one; reading never creates tables."""
         engine = open_existing(url)
-        return cls(url, engine) if engine else None
+        return cls(url, engine, clock=clock) if engine else None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -135,7 +154,7 @@ class Ledger:
     def key(self, channel: str) -> str:
         """How the ledger knows a channel: its ID when known, else its normalised name."""
         name = channel_name(channel)
-        if CHANNEL_ID.fullmatch(name):
+        if is_channel_id(name):
             return name
         with self._ids_lock:
             if self._ids is None:  # one query for all: the table holds the configured channels
@@ -174,7 +193,7 @@ class Ledger:
         plan: ClaimPlan,
         *,
         force: bool = False,
-    ) -> tuple[Claim | None, str]:
+    ) -> tuple[Claim | None, ClaimResult]:
         """Claim (run, channel) for this process before posting; see `claim_all`."""
         return self.claim_all(run_id, digest, {channel: plan}, force=force)[channel]
 
@@ -186,7 +205,7 @@ class Ledger:
         plans: dict[str, ClaimPlan],
         *,
         force: bool = False,
-    ) -> dict[str, tuple[Claim | None, str]]:
+    ) -> dict[str, tuple[Claim | None, ClaimResult]]:
         """Claim (run, channel) for each channel, in one transaction, before posting.
 
         Per channel: (the new claim, CREATED); (the existing claim, EXISTS) when this run
@@ -195,7 +214,7 @@ class Ledger:
         """
         keys = {channel: self.key(channel) for channel in plans}
         with self.engine.begin() as db:
-            return _claim_each(db, run_id, digest, plans, keys, force)
+            return _claim_each(db, run_id, digest, plans, keys, force, self.clock.time())
 
     @_guarded
     def get(self, run_id: str, channel: str) -> Claim | None:
@@ -211,7 +230,11 @@ class Ledger:
         """Make an abandoned (or failed) claim ours, optionally with a new plan; None when
         someone else got there first, or when the new plan's articles were taken meanwhile."""
         owner = owners.new_owner()
-        values: dict[str, Any] = {"owner": owner, "heartbeat": time.time(), "status": PENDING}
+        values: dict[str, Any] = {
+            "owner": owner,
+            "heartbeat": self.clock.time(),
+            "status": ClaimStatus.PENDING,
+        }
         if plan is not None:
             values["payload"] = plan.to_json()
         with self.engine.begin() as db:
@@ -241,19 +264,19 @@ class Ledger:
 
     def abandoned(self, claim: Claim) -> bool:
         """A pending claim nobody is delivering: its owner died, or it is ours but idle."""
-        return claim.status == PENDING and not owners.alive(
-            claim.owner, claim.heartbeat, time.time()
+        return claim.status == ClaimStatus.PENDING and not owners.alive(
+            claim.owner, claim.heartbeat, self.clock.time()
         )
 
     @_guarded
     def record_part(self, claim: Claim, posted: Sequence[str], channel_id: str | None) -> None:
         """Remember that message part len(posted)-1 landed, and its articles as sent; the
         last part also closes the claim as delivered (one transaction: no gap between)."""
-        now = time.time()
+        now = self.clock.time()
         part = len(posted) - 1
         items = {item.key: item for item in (Sent(*a) for a in claim.plan.articles[part])}
         done = len(posted) == len(claim.plan.messages)
-        closing = {"status": DELIVERED, "finished_at": now} if done else {}
+        closing = {"status": ClaimStatus.DELIVERED, "finished_at": now} if done else {}
         with self.engine.begin() as db:
             _update_mine(
                 db,
@@ -280,9 +303,9 @@ class Ledger:
                 )
 
     @_guarded
-    def finish(self, claim: Claim, status: str, *, error: str | None = None) -> None:
+    def finish(self, claim: Claim, status: ClaimStatus, *, error: str | None = None) -> None:
         """Close a claim as delivered, empty or failed."""
-        now = time.time()
+        now = self.clock.time()
         with self.engine.begin() as db:
             _update_mine(db, claim, status=status, error=error, finished_at=now, heartbeat=now)
 
@@ -291,7 +314,7 @@ class Ledger:
         """Leave a claim pending with the reason: a message may have landed, unconfirmed, or
         the process is stopping. Its articles stay reserved; any process may finish it."""
         with self.engine.begin() as db:
-            _update_mine(db, claim, error=error, heartbeat=time.time())
+            _update_mine(db, claim, error=error, heartbeat=self.clock.time())
 
     @_guarded
     def heartbeat(self) -> None:
@@ -301,9 +324,9 @@ class Ledger:
                 update(deliveries)
                 .where(
                     deliveries.c.owner.startswith(owners.this_process() + "/", autoescape=True),
-                    deliveries.c.status == PENDING,
+                    deliveries.c.status == ClaimStatus.PENDING,
                 )
-                .values(heartbeat=time.time())
+                .values(heartbeat=self.clock.time())
             )
 
     @_guarded
@@ -312,7 +335,8 @@ class Ledger:
         with self.engine.connect() as db:
             rows = db.execute(
                 select(deliveries).where(
-                    deliveries.c.status == PENDING, deliveries.c.digest.in_(list(digests))
+                    deliveries.c.status == ClaimStatus.PENDING,
+                    deliveries.c.digest.in_(list(digests)),
                 )
             ).all()
         return [claim for claim in (_claim(row._mapping) for row in rows) if self.abandoned(claim)]
@@ -342,7 +366,8 @@ def _claim_each(
     plans: dict[str, ClaimPlan],
     keys: dict[str, str],
     force: bool,
-) -> dict[str, tuple[Claim | None, str]]:
+    now: float,
+) -> dict[str, tuple[Claim | None, ClaimResult]]:
     """The body of `claim_all`: a few queries for all channels, then one insert."""
     ordered = sorted(set(keys.values()))
     for key in ordered:  # always in the same order: two processes never deadlock
@@ -356,18 +381,18 @@ def _claim_each(
         )
     }
     seen = _seen(db, set(ordered))
-    results: dict[str, tuple[Claim | None, str]] = {}
+    results: dict[str, tuple[Claim | None, ClaimResult]] = {}
     rows = []
     for channel, plan in plans.items():
         key = keys[channel]
         if key in claims:
-            results[channel] = claims[key], EXISTS
+            results[channel] = claims[key], ClaimResult.EXISTS
         elif not force and _overlaps(plan, seen[key]):
-            results[channel] = None, TAKEN
+            results[channel] = None, ClaimResult.TAKEN
         else:
-            rows.append(_new_row(run_id, key, digest, plan))
+            rows.append(_new_row(run_id, key, digest, plan, now))
             claims[key] = _claim(rows[-1])
-            results[channel] = claims[key], CREATED
+            results[channel] = claims[key], ClaimResult.CREATED
     try:
         if rows:
             db.execute(insert(deliveries), rows)
@@ -378,13 +403,12 @@ def _claim_each(
     return results
 
 
-def _new_row(run_id: str, key: str, digest: str, plan: ClaimPlan) -> dict[str, Any]:
-    now = time.time()
+def _new_row(run_id: str, key: str, digest: str, plan: ClaimPlan, now: float) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "channel": key,
         "digest": digest,
-        "status": PENDING,
+        "status": ClaimStatus.PENDING,
         "owner": owners.new_owner(),
         "heartbeat": now,
         "claimed_at": now,
@@ -425,7 +449,7 @@ def _seen(db: Connection, keys: set[str]) -> dict[str, Seen]:
         items[channel].append(Sent(url, title))
     pending = db.execute(
         select(deliveries.c.channel, deliveries.c.payload).where(
-            deliveries.c.channel.in_(keys), deliveries.c.status == PENDING
+            deliveries.c.channel.in_(keys), deliveries.c.status == ClaimStatus.PENDING
         )
     )
     for channel, payload in pending:
@@ -445,7 +469,7 @@ def _claim(row: Any) -> Claim:
         run_id=row["run_id"],
         channel=row["channel"],
         digest=row["digest"],
-        status=row["status"],
+        status=ClaimStatus(row["status"]),
         owner=row["owner"],
         heartbeat=row["heartbeat"],
         claimed_at=row["claimed_at"],

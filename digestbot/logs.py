@@ -50,5 +50,5 @@ def setup(level: int, secrets: Iterable[str] = ()) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     library_level = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
-    for name in ("slack_sdk", "slack_bolt", "apscheduler", "sqlalchemy", "urllib3"):
+    for name in ("slack_sdk", "slack_bolt", "apscheduler", "sqlalchemy", "urllib3", "waitress"):
         logging.getLogger(name).setLevel(max(library_level, level))

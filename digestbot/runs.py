@@ -10,36 +10,27 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
+from digestbot.channels import channel_name, is_channel_id
+from digestbot.clock import SYSTEM, Clock
 from digestbot.config import DEFAULT_CATCH_UP, Config, DigestConfig
 from digestbot.deliver import (
-    CHANNEL_ID,
     Posted,
     Slack,
     Workspace,
-    channel_name,
     message_metadata,
     part_arguments,
     permalink,
 )
 from digestbot.errors import DeliveryError, DigestbotError
-from digestbot.ledger import (
-    CREATED,
-    DELIVERED,
-    EMPTY,
-    FAILED,
-    PENDING,
-    Claim,
-    ClaimPlan,
-    Ledger,
-)
+from digestbot.ledger import Claim, ClaimPlan, ClaimResult, ClaimStatus, Ledger
 from digestbot.pipeline import ChannelPlan, Library, plan
 from digestbot.selection import title_key
 
@@ -70,18 +61,35 @@ class Run:
         return cls(f"{digest.name}@{at.astimezone(UTC).isoformat()}", digest, at, True)
 
 
+class Status(StrEnum):
+    """How a run ended in one channel; the value is what people read."""
+
+    DELIVERED = "delivered"
+    COMPLETED = "delivered (completed an interrupted run)"
+    ALREADY_DELIVERED = "already delivered"
+    NOTHING_NEW = "nothing new"
+    IN_PROGRESS = "in progress elsewhere"
+    NOT_STARTED = "not started"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What happened in one channel, in words for the person who ran it."""
 
     digest: str
     channel: str
-    status: str
+    status: Status
     detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status is not Status.FAILED
+
+    @property
+    def delivered(self) -> bool:
+        return self.status in (Status.DELIVERED, Status.COMPLETED)
 
     def __str__(self) -> str:
         detail = f": {self.detail}" if self.detail else ""
@@ -116,7 +124,7 @@ def _find_or_uncertain(locate: Callable[[], Posted | None]) -> Posted | None:
 
 def _destination(claim: Claim) -> str:
     """Post to the channel's ID when the ledger knows it (Slack's advice), else its name."""
-    return claim.channel if CHANNEL_ID.fullmatch(claim.channel) else claim.plan.channel
+    return claim.channel if is_channel_id(claim.channel) else claim.plan.channel
 
 
 def _metadata(claim: Claim, part: int) -> dict[str, Any]:
@@ -134,9 +142,11 @@ class Sender:
         *,
         stop: threading.Event | None = None,
         workers: int = WORKERS,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.config, self.ledger, self.slack = config, ledger, slack
         self.stop = stop or threading.Event()
+        self.clock = clock
         self.workers = workers
         self.workspace: Workspace | None = None
 
@@ -150,7 +160,7 @@ class Sender:
         """Learn the IDs of channels known only by name, so that the ledger knows a channel
         as one however it is written (one conversations.list, only when needed)."""
         unknown = {name for name in map(channel_name, channels) if self.ledger.key(name) == name}
-        unknown = {name for name in unknown if not CHANNEL_ID.fullmatch(name)}
+        unknown = {name for name in unknown if not is_channel_id(name)}
         if unknown:
             ids = self.slack.channel_ids(refresh=True)
             self.ledger.remember_channels({name: ids[name] for name in unknown if name in ids})
@@ -169,7 +179,9 @@ class Sender:
             # Without IDs, two replicas could know one channel by two names: deliver nothing.
             self.learn_channel_ids(targets)
         except DigestbotError as error:
-            return [Outcome(run.digest.name, channel, "failed", str(error)) for channel in targets]
+            return [
+                Outcome(run.digest.name, channel, Status.FAILED, str(error)) for channel in targets
+            ]
         # One channel written two ways (a name and its ID) gets one digest.
         targets = list(
             {self.ledger.key(channel): channel for channel in reversed(targets)}.values()
@@ -207,7 +219,7 @@ class Sender:
             heart.join()
 
     def _heartbeat(self, done: threading.Event) -> None:
-        while not done.wait(HEARTBEAT_EVERY):
+        while not self.clock.wait(done, HEARTBEAT_EVERY):
             try:
                 self.ledger.heartbeat()
             except DigestbotError as error:  # a missed beat only delays a takeover
@@ -219,13 +231,15 @@ class Sender:
         """Claim every channel in one transaction; the job that follows from each claim."""
         name = run.digest.name
         if self.stop.is_set():
-            yield from (_done(Outcome(name, p.channel, "not started", "stopping")) for p in plans)
+            yield from (
+                _done(Outcome(name, p.channel, Status.NOT_STARTED, "stopping")) for p in plans
+            )
             return
         try:
             claim_plans = {p.channel: claim_plan(p, run) for p in plans}
             results = self.ledger.claim_all(run.run_id, name, claim_plans, force=force)
         except DigestbotError as error:
-            yield from (_done(Outcome(name, p.channel, "failed", str(error))) for p in plans)
+            yield from (_done(Outcome(name, p.channel, Status.FAILED, str(error))) for p in plans)
             return
         for channel_plan in plans:
             claim, result = results[channel_plan.channel]
@@ -245,8 +259,10 @@ class Sender:
                 if claim is not None:
                     return self._job(claim, result, run, library)
         except DigestbotError as error:
-            return _done(Outcome(name, channel, "failed", str(error)))
-        return _done(Outcome(name, channel, "failed", "other runs kept taking its articles; retry"))
+            return _done(Outcome(name, channel, Status.FAILED, str(error)))
+        return _done(
+            Outcome(name, channel, Status.FAILED, "other runs kept taking its articles; retry")
+        )
 
     def _plan_one(self, run: Run, channel: str, library: Library) -> ChannelPlan:
         """The run's plan for one channel, against what it has had up to this moment."""
@@ -255,17 +271,19 @@ class Sender:
         )
         return channel_plan
 
-    def _job(self, claim: Claim, result: str, run: Run, library: Library) -> Job:
-        if result == CREATED:
+    def _job(self, claim: Claim, result: ClaimResult, run: Run, library: Library) -> Job:
+        if result is ClaimResult.CREATED:
             return lambda: self._deliver(claim, recovering=False)
         channel = claim.plan.channel
-        if claim.status == DELIVERED:
-            return _done(Outcome(claim.digest, channel, "already delivered", self._link(claim)))
-        if claim.status == EMPTY:
-            return _done(Outcome(claim.digest, channel, "nothing new"))
-        if claim.status == PENDING and not self.ledger.abandoned(claim):
-            return _done(Outcome(claim.digest, channel, "in progress elsewhere"))
-        if claim.status == FAILED and not claim.posted:
+        if claim.status == ClaimStatus.DELIVERED:
+            return _done(
+                Outcome(claim.digest, channel, Status.ALREADY_DELIVERED, self._link(claim))
+            )
+        if claim.status == ClaimStatus.EMPTY:
+            return _done(Outcome(claim.digest, channel, Status.NOTHING_NEW))
+        if claim.status == ClaimStatus.PENDING and not self.ledger.abandoned(claim):
+            return _done(Outcome(claim.digest, channel, Status.IN_PROGRESS))
+        if claim.status == ClaimStatus.FAILED and not claim.posted:
             return self._retry(claim, run, library)
         return lambda: self._take_over(claim)
 
@@ -278,9 +296,9 @@ class Sender:
                 claim, claim_plan(self._plan_one(run, channel, library), run)
             )
         except DigestbotError as error:
-            return _done(Outcome(claim.digest, channel, "failed", str(error)))
+            return _done(Outcome(claim.digest, channel, Status.FAILED, str(error)))
         if taken is None:
-            return _done(Outcome(claim.digest, channel, "in progress elsewhere"))
+            return _done(Outcome(claim.digest, channel, Status.IN_PROGRESS))
         return lambda: self._deliver(taken, recovering=False)
 
     def _take_over(self, claim: Claim) -> Outcome:
@@ -288,29 +306,28 @@ class Sender:
         try:
             taken = self.ledger.take_over(claim)
         except DigestbotError as error:
-            return Outcome(claim.digest, channel, "failed", str(error))
+            return Outcome(claim.digest, channel, Status.FAILED, str(error))
         if taken is None:
-            return Outcome(claim.digest, channel, "in progress elsewhere")
+            return Outcome(claim.digest, channel, Status.IN_PROGRESS)
         log.info("claim taken over run=%s channel=%s from=%s", claim.run_id, channel, claim.owner)
         outcome = self._deliver(taken, recovering=True)
-        if outcome.status == "delivered":
-            status = "delivered (completed an interrupted run)"
-            return Outcome(outcome.digest, outcome.channel, status, outcome.detail)
+        if outcome.status is Status.DELIVERED:
+            return Outcome(outcome.digest, outcome.channel, Status.COMPLETED, outcome.detail)
         return outcome
 
     def _deliver(self, claim: Claim, *, recovering: bool) -> Outcome:
         channel = claim.plan.channel
         try:
             if not claim.plan.messages:
-                self.ledger.finish(claim, EMPTY)
-                return Outcome(claim.digest, channel, "nothing new")
+                self.ledger.finish(claim, ClaimStatus.EMPTY)
+                return Outcome(claim.digest, channel, Status.NOTHING_NEW)
             if recovering and (expired := self._expire(claim)):
                 return expired
             posted = self._post_parts(claim, recovering)
         except DeliveryError as error:
             return self._failed(claim, error)
         except DigestbotError as error:
-            return Outcome(claim.digest, channel, "failed", str(error))
+            return Outcome(claim.digest, channel, Status.FAILED, str(error))
         except Exception as error:  # a bug must not cost the other channels
             log.exception("delivery crashed run=%s channel=%s", claim.run_id, channel)
             return self._failed(claim, DeliveryError(f"internal error: {error!r}", uncertain=True))
@@ -325,7 +342,7 @@ class Sender:
             f"{count} article{'s' * (count != 1)} in {parts} message{'s' * (parts != 1)}, "
             f"{permalink(self.workspace, posted)}"
         )
-        return Outcome(claim.digest, channel, "delivered", detail)
+        return Outcome(claim.digest, channel, Status.DELIVERED, detail)
 
     def _failed(self, claim: Claim, error: DeliveryError) -> Outcome:
         """Record a failure; when a message may have landed, keep the claim for a check."""
@@ -342,10 +359,10 @@ class Sender:
                 self.ledger.hold(claim, reason)
                 reason += " (left open: the next run checks the channel before posting)"
             else:
-                self.ledger.finish(claim, FAILED, error=reason)
+                self.ledger.finish(claim, ClaimStatus.FAILED, error=reason)
         except DigestbotError as ledger_error:
             reason += f"; and {ledger_error}"
-        return Outcome(claim.digest, channel, "failed", reason)
+        return Outcome(claim.digest, channel, Status.FAILED, reason)
 
     def _expire(self, claim: Claim) -> Outcome | None:
         """Close a scheduled run found pending past its catch_up window with nothing posted:
@@ -353,13 +370,13 @@ class Sender:
         scheduled_for = claim.plan.scheduled_for
         digest = self.config.digests.get(claim.digest)
         window = (digest.catch_up if digest else DEFAULT_CATCH_UP).total_seconds()
-        if claim.posted or scheduled_for is None or time.time() - scheduled_for <= window:
+        if claim.posted or scheduled_for is None or self.clock.time() - scheduled_for <= window:
             return None
         if _find_or_uncertain(self._locate(claim, 0, None, claim.channel_id)) is not None:
             return None
-        self.ledger.finish(claim, FAILED, error="expired before it could be delivered")
+        self.ledger.finish(claim, ClaimStatus.FAILED, error="expired before it could be delivered")
         reason = "the run is older than its catch_up window; not posted late"
-        return Outcome(claim.digest, claim.plan.channel, "expired", reason)
+        return Outcome(claim.digest, claim.plan.channel, Status.EXPIRED, reason)
 
     def _post_parts(self, claim: Claim, recovering: bool) -> Posted:
         posted = list(claim.posted)
@@ -382,7 +399,7 @@ class Sender:
         """How to find this part in the channel, if it already landed."""
         since = claim.claimed_at - HISTORY_SLACK
         channel = claim.plan.channel
-        known = channel_id or (claim.channel if CHANNEL_ID.fullmatch(claim.channel) else None)
+        known = channel_id or (claim.channel if is_channel_id(claim.channel) else None)
         return lambda: self.slack.find(
             self._channel_id(channel, known), _metadata(claim, part), since, thread_ts
         )

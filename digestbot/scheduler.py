@@ -1,6 +1,7 @@
-"""`digestbot run`: the scheduler. One APScheduler job per digest, catch-up at start, live
-config reloads, and a clean stop. Each firing is a run keyed by (digest, scheduled time)
-in the ledger, so replicas on one PostgreSQL deliver it once, whichever of them are up.
+"""`digestbot run`'s scheduler: one APScheduler job per digest, catch-up at start, a sweep of
+pending claims, and live config reloads. It only schedules: every run goes through the
+`DigestService` it is given. Each firing is a run keyed by (digest, scheduled time) in the
+ledger, so replicas on one PostgreSQL deliver it once, whichever of them are up.
 
 APScheduler choices, on purpose:
 - `misfire_grace_time` is the digest's `catch_up` window (default 1 h): APScheduler's default of
@@ -14,68 +15,59 @@ APScheduler choices, on purpose:
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from digestbot import slash
-from digestbot.config import Config, DigestConfig, Settings, load_config
-from digestbot.deliver import Slack
+from digestbot.config import Config, DigestConfig, load_config
 from digestbot.errors import ConfigError
-from digestbot.index import ArticleIndex
-from digestbot.ledger import DELIVERED, EMPTY, Ledger
-from digestbot.pipeline import ChannelPlan, Library, plan
-from digestbot.runs import Outcome, Run, Sender
+from digestbot.pipeline import ChannelPlan
+from digestbot.runs import Outcome, Run
+from digestbot.service import DigestService
 from digestbot.trigger import CrontabTrigger
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 2.0
 SWEEP_SECONDS = 60.0
 SWEEP_JOB = "recover-pending-claims"
 MAX_INSTANCES = 4
+# APScheduler runs a job up to `catch_up` late (its misfire grace); this much more covers the
+# time it takes from APScheduler's decision to the job asking for its scheduled time.
+FIRING_SLACK = timedelta(minutes=1)
 _TIMING = {"schedule", "timezone", "catch_up"}
 _WATCHED = ("title", "topics", "channels", "schedule", "timezone", "top", "max_age", "catch_up")
 
 Printer = Callable[[Sequence[ChannelPlan]], None]
 
 
-class Worker:
-    """The scheduler and everything that keeps it honest."""
+class Scheduler:
+    """The digests' jobs, and what keeps them in step with the config and the ledger."""
 
-    def __init__(self, settings: Settings, printer: Printer) -> None:
-        slash.check_settings(settings)
-        self.settings = settings
+    def __init__(self, service: DigestService, config_path: Path, printer: Printer) -> None:
+        self.service = service
+        self.path = config_path
         self.printer = printer
-        self.path = settings.config_path
-        self.config = load_config(self.path)
-        self._stamp = _stamp(self.path)
-        self.stop = threading.Event()
-        self.dry_run = settings.slack_bot_token is None
-        self.ledger: Ledger | None = None
-        self.sender: Sender | None = None
-        if not self.dry_run:
-            self.ledger = Ledger(settings.database_url)
-            token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
-            slack = Slack(token, settings.slack_api_url, stop=self.stop)
-            self.sender = Sender(self.config, self.ledger, slack, stop=self.stop)
-        self.scheduler = BackgroundScheduler(timezone=UTC)
-        self._transports: list[slash.HttpServer | slash.SocketMode] = []
+        self._stamp = _stamp(config_path)
+        self.jobs = BackgroundScheduler(timezone=UTC)
+
+    @property
+    def config(self) -> Config:
+        return self.service.config
+
+    @property
+    def running(self) -> bool:
+        return self.jobs.running
 
     def start(self) -> None:
-        """Check the token, schedule every digest, and deliver runs missed while down."""
-        if self.sender:
-            self.sender.connect()
-        else:
+        """Schedule every digest and deliver the runs missed while down."""
+        if not self.service.can_post:
             log.warning("dry run: SLACK_BOT_TOKEN is not set, digests are printed, not posted")
         for digest in self.config.digests.values():
             self._schedule(digest)
-        if self.sender:
-            self.scheduler.add_job(
+        if self.service.can_post:
+            self.jobs.add_job(
                 self.sweep,
                 "interval",
                 seconds=SWEEP_SECONDS,
@@ -83,103 +75,71 @@ class Worker:
                 coalesce=True,
                 max_instances=1,
             )
-        self.scheduler.start()
-        log.info(
-            "started digests=%d dry_run=%s config=%s",
-            len(self.config.digests),
-            self.dry_run,
-            self.path,
-        )
+        self.jobs.start()
         for name, when in self.next_runs():
             log.info("next run digest=%s at=%s", name, when.isoformat())
-        self._catch_up(list(self.config.digests.values()))
-        self._start_transports()
-
-    def _start_transports(self) -> None:
-        """The /digest command over Socket Mode (SLACK_APP_TOKEN) or HTTP, and /healthz (PORT)."""
-        settings = self.settings
-        app = None
-        if settings.slack_app_token or settings.port:
-            app = slash.create_app(self, settings)
-        if settings.slack_app_token and app:
-            self._transports.append(slash.SocketMode(app, settings))
-            app = None  # Socket Mode instead of the HTTP endpoint
-        if settings.port:
-            self._transports.append(slash.HttpServer(self, app, settings.port))
-        for transport in self._transports:
-            transport.start()
-
-    def serve(self) -> None:
-        """Run until `stop` is set (SIGTERM, SIGINT), reloading the config when it changes."""
-        try:
-            while not self.stop.wait(POLL_SECONDS):
-                self.reload_if_changed()
-        finally:
-            self.shutdown()
+        missed = self.missed()
+        for digest, at in missed:
+            log.info("catching up digest=%s scheduled=%s", digest.name, at.isoformat())
+            # The digest's own job, due at once (on APScheduler's clock, the real one): firing
+            # delivers the latest scheduled time, the one missed.
+            self.jobs.modify_job(digest.name, next_run_time=datetime.now(UTC))
+        log.info(
+            "started digests=%d catching_up=%d dry_run=%s config=%s",
+            len(self.config.digests),
+            len(missed),
+            not self.service.can_post,
+            self.path,
+        )
 
     def shutdown(self) -> None:
-        self.stop.set()
-        for transport in self._transports:
-            transport.stop()
-        self._transports.clear()
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-        if self.ledger:
-            self.ledger.close()
-        log.info("stopped")
+        if self.jobs.running:
+            self.jobs.shutdown(wait=True)
 
     def next_runs(self) -> list[tuple[str, datetime]]:
+        """Each scheduled digest's next run, as APScheduler will fire it."""
         return [
             (job.id, job.next_run_time)
-            for job in self.scheduler.get_jobs()
+            for job in self.jobs.get_jobs()
             if job.next_run_time and job.id in self.config.digests
         ]
 
-    def sweep(self) -> None:
-        """Finish deliveries that a dead replica or a lost answer left pending, without
-        waiting for the digest's next firing."""
-        if self.sender is None or self.stop.is_set():
-            return
-        for outcome in self.sender.recover(list(self.config.digests)):
-            _log_outcome(outcome)
-
-    @contextmanager
-    def library(self) -> Iterator[Library]:
-        """The articles, indexed afresh for one run."""
-        with ArticleIndex(self.config.articles, self.settings.cache_dir) as index:
-            yield Library(index)
-
-    def next_run(self, name: str) -> datetime | None:
-        job = self.scheduler.get_job(name)
-        return job.next_run_time if job else None
-
-    def health(self) -> tuple[bool, dict[str, object]]:
-        """For /healthz: alive while the scheduler runs, with digests loaded and the next run."""
-        alive = self.scheduler.running and not self.stop.is_set()
-        return alive, slash.health_body(self.config, self.next_runs())
+    def missed(self) -> list[tuple[DigestConfig, datetime]]:
+        """Digests whose latest scheduled time lies within their catch_up window and was
+        never delivered."""
+        now = self.service.clock.now()
+        missed = []
+        for digest in self.config.digests.values():
+            if digest.schedule is None:
+                continue
+            at = self._trigger(digest).latest(now, digest.catch_up)
+            if at is not None and not self.service.delivered(Run.scheduled_at(digest, at)):
+                missed.append((digest, at))
+        return missed
 
     def fire(self, name: str) -> None:
         """The job: deliver the run for the digest's latest scheduled time, as configured now."""
         digest = self.config.digests.get(name)
         if digest is None or digest.schedule is None:
             return
-        trigger = self._trigger(digest)
-        # APScheduler runs a job up to `catch_up` late (its misfire grace); the extra minute
-        # covers the time it takes to get to this line.
-        at = trigger.latest(datetime.now(UTC), digest.catch_up + timedelta(minutes=1))
+        now = self.service.clock.now()
+        at = self._trigger(digest).latest(now, digest.catch_up + FIRING_SLACK)
         if at is not None:
             self.deliver(digest, at)
 
     def deliver(self, digest: DigestConfig, at: datetime) -> None:
         log.info("fired digest=%s scheduled=%s", digest.name, at.isoformat())
-        run = Run.scheduled_at(digest, at)
-        with self.library() as library:
-            if self.sender is None:
-                self.printer(plan(self.config, library, [digest], at))
-                return
-            outcomes = self.sender.run(run, library)
-        for outcome in outcomes:
-            _log_outcome(outcome)
+        if not self.service.can_post:
+            self.printer(self.service.preview([digest], at).plans)
+            return
+        for outcome in self.service.deliver([Run.scheduled_at(digest, at)]).outcomes:
+            log_outcome(outcome)
+
+    def sweep(self) -> None:
+        """Finish deliveries that a dead replica or a lost answer left pending, without
+        waiting for the digest's next firing."""
+        for outcome in self.service.recover(list(self.config.digests)):
+            log_outcome(outcome)
 
     def reload_if_changed(self) -> None:
         """Apply an edited config; keep the running one when the edit is invalid."""
@@ -192,25 +152,25 @@ class Worker:
         except ConfigError as error:
             log.error("config reload failed, keeping the running config error=%r", str(error))
             return
-        old, self.config = self.config, config
-        if self.sender:
-            self.sender.config = config
+        old = self.config
+        self.service.replace_config(config)
         self._apply(old, config)
 
     def _apply(self, old: Config, new: Config) -> None:
         added = [name for name in new.digests if name not in old.digests]
         removed = [name for name in old.digests if name not in new.digests]
-        changed = [
-            name
+        changes = {
+            name: _changes(old.digests[name], new.digests[name])
             for name in new.digests
-            if name in old.digests and _changes(old.digests[name], new.digests[name])
-        ]
+            if name in old.digests
+        }
+        changed = [name for name, change in changes.items() if change]
         for name in removed:
-            if self.scheduler.get_job(name):
-                self.scheduler.remove_job(name)
+            if self.jobs.get_job(name):
+                self.jobs.remove_job(name)
         # Topics and channels are read when a job fires; only timing needs a new job (and
         # rebuilding one needlessly would drop a run that is due right now).
-        retimed = {n for n in changed if _TIMING & _changes(old.digests[n], new.digests[n]).keys()}
+        retimed = {name for name in changed if _TIMING & changes[name].keys()}
         retime = set(new.digests) if old.timezone != new.timezone else {*added, *retimed}
         for name in retime:
             self._schedule(new.digests[name])
@@ -221,15 +181,15 @@ class Worker:
             ",".join(changed) or "-",
         )
         for name in changed:
-            for key, (before, after) in _changes(old.digests[name], new.digests[name]).items():
+            for key, (before, after) in changes[name].items():
                 log.info("digest changed digest=%s key=%s old=%r new=%r", name, key, before, after)
 
     def _schedule(self, digest: DigestConfig) -> None:
-        if self.scheduler.get_job(digest.name):
-            self.scheduler.remove_job(digest.name)
+        if self.jobs.get_job(digest.name):
+            self.jobs.remove_job(digest.name)
         if digest.schedule is None:
             return
-        self.scheduler.add_job(
+        self.jobs.add_job(
             self.fire,
             trigger=self._trigger(digest),
             args=[digest.name],
@@ -243,36 +203,13 @@ class Worker:
     def _trigger(self, digest: DigestConfig) -> CrontabTrigger:
         return CrontabTrigger(digest.schedule or "", self.config.digest_timezone(digest))
 
-    def _catch_up(self, digests: list[DigestConfig]) -> None:
-        now = datetime.now(UTC)
-        for digest in digests:
-            if digest.schedule is None:
-                continue
-            at = self._trigger(digest).latest(now, digest.catch_up)
-            if at is None or self._delivered(Run.scheduled_at(digest, at)):
-                continue
-            log.info("catching up digest=%s scheduled=%s", digest.name, at.isoformat())
-            self.scheduler.add_job(
-                self.deliver,
-                args=[digest, at],
-                id=f"catch-up:{digest.name}",
-                misfire_grace_time=None,
-            )
 
-    def _delivered(self, run: Run) -> bool:
-        """Whether every channel of the run has its result (delivered or nothing new)."""
-        if self.ledger is None:
-            return False
-        done = {c.channel for c in self.ledger.claims(run.run_id) if c.status in (DELIVERED, EMPTY)}
-        return all(self.ledger.key(channel) in done for channel in run.digest.channels)
-
-
-def _log_outcome(outcome: Outcome) -> None:
+def log_outcome(outcome: Outcome) -> None:
     log.info(
         "result digest=%s channel=%s status=%r detail=%r",
         outcome.digest,
         outcome.channel,
-        outcome.status,
+        str(outcome.status),
         outcome.detail,
     )
 

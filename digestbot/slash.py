@@ -5,8 +5,8 @@
     /digest NAME preview    show it only to you; posts nothing
 
 Bolt acknowledges within Slack's 3 seconds; the digest is built and posted after, and the answer
-goes back through the response_url. Transports: HTTP (`POST /slack/events`, signatures checked,
-beside `GET /healthz`) when PORT is set, or Socket Mode when SLACK_APP_TOKEN is set.
+goes back through the response_url. Transports: HTTP (`POST /slack/events` on the front door,
+signatures checked) when PORT is set, or Socket Mode when SLACK_APP_TOKEN is set.
 
 The answers are short Slack messages of their own (mrkdwn, escaped with compose's `escape`);
 digests themselves come from compose and are posted by deliver, as for every other run.
@@ -14,29 +14,23 @@ digests themselves come from compose and are posted by deliver, as for every oth
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
-from socketserver import ThreadingMixIn
-from typing import Any, Protocol
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from digestbot import status
 from digestbot.compose import escape
 from digestbot.config import Config, DigestConfig, Settings
 from digestbot.errors import ConfigError, DigestbotError
-from digestbot.pipeline import Library, plan
-from digestbot.runs import Outcome, Run, Sender
+from digestbot.runs import Outcome, Run, Status
+from digestbot.service import DigestService
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +38,7 @@ USAGE = (
     "`/digest` lists the digests · `/digest NAME` posts one here now · "
     "`/digest NAME preview` shows it only to you"
 )
-EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
 Answer = dict[str, Any]
-
-
-class Host(Protocol):
-    """What the command needs from the running bot (the worker provides it)."""
-
-    config: Config
-    sender: Sender | None
-
-    def library(self) -> AbstractContextManager[Library]: ...
-
-    def next_run(self, name: str) -> datetime | None: ...
-
-    def health(self) -> tuple[bool, dict[str, Any]]: ...
 
 
 def check_settings(settings: Settings) -> None:
@@ -77,8 +56,9 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-def create_app(host: Host, settings: Settings) -> App:
+def create_app(service: DigestService) -> App:
     """The Bolt app with the /digest command."""
+    settings = service.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret
     # Bolt also reads SLACK_BOT_TOKEN itself and warns that the client's token wins: it is the
@@ -99,7 +79,7 @@ def create_app(host: Host, settings: Settings) -> App:
         ack: Callable[..., None], command: dict[str, Any], respond: Callable[..., Any]
     ) -> None:
         ack()  # first: Slack gives up after 3 seconds; building and posting come after
-        for answer in answers(host, command):
+        for answer in answers(service, command):
             respond(response_type="ephemeral", **answer)
 
     return app
@@ -113,24 +93,24 @@ class _SameToken(logging.Filter):
 _SAME_TOKEN = _SameToken()
 
 
-def answers(host: Host, command: dict[str, Any]) -> list[Answer]:
+def answers(service: DigestService, command: dict[str, Any]) -> list[Answer]:
     """What to tell the person who typed the command (never nothing)."""
     words = (command.get("text") or "").split()
     try:
         if not words or words[0] in ("list", "ls"):
-            return [_list(host)]
+            return [_list(service)]
         if words[0] in ("help", "-h", "--help"):
             return [{"text": USAGE}]
-        digest = host.config.digests.get(words[0])
+        digest = service.config.digests.get(words[0])
         if digest is None:
-            known = ", ".join(f"`{name}`" for name in host.config.digests) or "none"
+            known = ", ".join(f"`{name}`" for name in service.config.digests) or "none"
             unknown = f"There is no digest called `{escape(words[0])}`. Digests: {known}."
             return [{"text": f"{unknown}\n{USAGE}"}]
         if words[1:] == ["preview"]:
-            return _preview(host, digest, command)
+            return _preview(service, digest, command)
         if words[1:]:
             return [{"text": f"I did not understand `{escape(' '.join(words[1:]))}`.\n{USAGE}"}]
-        return [_post(host, digest, command)]
+        return [_post(service, digest, command)]
     except DigestbotError as error:
         return [{"text": f"Sorry, that did not work: {escape(str(error))}"}]
     except Exception:
@@ -138,11 +118,11 @@ def answers(host: Host, command: dict[str, Any]) -> list[Answer]:
         return [{"text": "Sorry, something went wrong inside digestbot; the logs say more."}]
 
 
-def _list(host: Host) -> Answer:
+def _list(service: DigestService) -> Answer:
     lines = []
-    for digest in host.config.digests.values():
-        upcoming = host.next_run(digest.name)
-        when = upcoming.strftime("%a %d %b %H:%M %Z") if upcoming else "by hand only"
+    for digest in service.config.digests.values():
+        upcoming = status.next_runs(service.config, digest, service.now(digest), 1)
+        when = upcoming[0].strftime("%a %d %b %H:%M %Z") if upcoming else "by hand only"
         topics, channels = ", ".join(digest.topics), ", ".join(digest.channels)
         lines.append(
             f"• *{escape(digest.name)}* ({escape(digest.heading)}): {escape(topics)}"
@@ -161,42 +141,37 @@ def _here(command: dict[str, Any]) -> str:
     return str(command.get("channel_id"))
 
 
-def _post(host: Host, digest: DigestConfig, command: dict[str, Any]) -> Answer:
-    if not _allowed(host.config, command):
+def _post(service: DigestService, digest: DigestConfig, command: dict[str, Any]) -> Answer:
+    if not _allowed(service.config, command):
         return {"text": "You may not post digests with /digest here; /digest NAME preview works."}
-    if host.sender is None:
+    if not service.can_post:
         return {"text": "digestbot runs without a bot token, so it cannot post."}
     channel = _here(command)
-    run = Run.manual(digest, datetime.now(host.config.digest_timezone(digest)))
-    with host.library() as library:
-        [outcome] = host.sender.send(run, library, channels=[channel])
+    run = Run.manual(digest, service.now(digest))
+    [outcome] = service.deliver([run], channels=[channel], recover=False).outcomes
     log.info(
         "slash post digest=%s channel=%s user=%s status=%r",
         digest.name,
         channel,
         command.get("user_id"),
-        outcome.status,
+        str(outcome.status),
     )
     return {"text": _say(outcome, digest)}
 
 
 def _say(outcome: Outcome, digest: DigestConfig) -> str:
     name = f"*{escape(digest.name)}*"
-    if outcome.status == "delivered":
+    if outcome.status is Status.DELIVERED:
         return f"Posted {name} here: {escape(outcome.detail)}"
-    if outcome.status == "nothing new":
+    if outcome.status is Status.NOTHING_NEW:
         topics = escape(", ".join(digest.topics))
         return f"Nothing new for {name} here: no article on {topics} that this channel has not had."
     return f"Could not post {name}: {escape(outcome.detail or outcome.status)}"
 
 
-def _preview(host: Host, digest: DigestConfig, command: dict[str, Any]) -> list[Answer]:
-    now = datetime.now(host.config.digest_timezone(digest))
-    seen = host.sender.ledger.seen if host.sender else None
-    with host.library() as library:
-        [channel_plan] = plan(
-            host.config, library, [digest], now, channels=[_here(command)], seen=seen
-        )
+def _preview(service: DigestService, digest: DigestConfig, command: dict[str, Any]) -> list[Answer]:
+    preview = service.preview([digest], service.now(digest), channels=[_here(command)])
+    [channel_plan] = preview.plans
     if not channel_plan.messages:
         topics = escape(", ".join(digest.topics))
         return [{"text": f"*{escape(digest.name)}* has nothing new to show here ({topics})."}]
@@ -214,58 +189,6 @@ def _allowed(config: Config, command: dict[str, Any]) -> bool:
     }
     channel_ok = not channels or bool(here & set(channels))
     return user_ok and channel_ok
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http request line=%r", format % args)
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class HttpServer:
-    """POST /slack/events (Bolt) and GET /healthz, in a thread beside the scheduler."""
-
-    def __init__(self, host: Host, app: App | None, port: int, address: str = "0.0.0.0") -> None:
-        self.host = host
-        self.events = SlackRequestHandler(app, path=EVENTS_PATH) if app else None
-        self.server = make_server(
-            address, port, self._wsgi, server_class=_ThreadingServer, handler_class=_QuietHandler
-        )
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def start(self) -> None:
-        self.thread.start()
-        log.info("http listening port=%d events=%s", self.port, self.events is not None)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            alive, body = self.host.health()
-            return _json(start_response, 200 if alive else 503, body)
-        if path == EVENTS_PATH and self.events is not None:
-            return self.events(environ, start_response)
-        return _json(start_response, 404, {"error": "not found"})
-
-
-def _json(start_response: Callable[..., Any], status: int, body: dict[str, Any]) -> Iterator[bytes]:
-    data = json.dumps(body).encode()
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
-    start_response(
-        f"{status} {reason}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
-    )
-    yield data
 
 
 class SocketMode:
@@ -291,13 +214,3 @@ class SocketMode:
 
     def stop(self) -> None:
         self.handler.close()
-
-
-def health_body(config: Config, upcoming: list[tuple[str, datetime]]) -> dict[str, Any]:
-    soonest = min(upcoming, key=lambda item: item[1], default=None)
-    return {
-        "status": "ok",
-        "digests": len(config.digests),
-        "next_run": soonest[1].astimezone(UTC).isoformat() if soonest else None,
-        "next_digest": soonest[0] if soonest else None,
-    }

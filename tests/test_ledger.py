@@ -13,17 +13,9 @@ import pytest
 import sqlalchemy
 
 from digestbot import owners
-from digestbot.deliver import channel_name
+from digestbot.channels import channel_name
 from digestbot.errors import LedgerError
-from digestbot.ledger import (
-    CREATED,
-    DELIVERED,
-    EXISTS,
-    PENDING,
-    TAKEN,
-    ClaimPlan,
-    Ledger,
-)
+from digestbot.ledger import ClaimPlan, ClaimResult, ClaimStatus, Ledger
 from digestbot.store import deliveries, schema_version
 
 PLAN = ClaimPlan(
@@ -44,16 +36,16 @@ def test_claim_is_unique(ledger: Ledger) -> None:
     """The first claim of (run, channel) wins; later ones get the existing row."""
     _, created = ledger.claim("run-1", "#AI-News", "ai", PLAN)
     again, second = ledger.claim("run-1", "ai-news", "ai", {"other": True})
-    assert (created, second) == (CREATED, EXISTS)
-    assert again.plan == PLAN and again.status == PENDING and again.channel == "ai-news"
+    assert (created, second) == (ClaimResult.CREATED, ClaimResult.EXISTS)
+    assert again.plan == PLAN and again.status == ClaimStatus.PENDING and again.channel == "ai-news"
 
 
 def test_another_run_cannot_claim_the_same_articles(ledger: Ledger) -> None:
     """A second run planning an article the channel is already getting must plan again."""
     ledger.claim("run-1", "#ai-news", "ai", PLAN)
-    assert ledger.claim("run-2", "#ai-news", "news", PLAN) == (None, TAKEN)
-    assert ledger.claim("run-2", "#general", "news", PLAN)[1] == CREATED
-    assert ledger.claim("run-3", "#ai-news", "news", PLAN, force=True)[1] == CREATED
+    assert ledger.claim("run-2", "#ai-news", "news", PLAN) == (None, ClaimResult.TAKEN)
+    assert ledger.claim("run-2", "#general", "news", PLAN)[1] == ClaimResult.CREATED
+    assert ledger.claim("run-3", "#ai-news", "news", PLAN, force=True)[1] == ClaimResult.CREATED
 
 
 def test_concurrent_claims_from_threads(ledger: Ledger) -> None:
@@ -70,7 +62,7 @@ def test_concurrent_claims_from_threads(ledger: Ledger) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [CREATED] + [EXISTS] * 19
+    assert sorted(results) == [ClaimResult.CREATED] + [ClaimResult.EXISTS] * 19
 
 
 CLAIMER = """
@@ -91,7 +83,12 @@ def test_concurrent_claims_from_processes(database_url: str) -> None:
         for _ in range(4)
     ]
     answers = sorted(proc.communicate()[0].strip() for proc in procs)
-    assert answers == [CREATED, EXISTS, EXISTS, EXISTS]
+    assert answers == [
+        ClaimResult.CREATED,
+        ClaimResult.EXISTS,
+        ClaimResult.EXISTS,
+        ClaimResult.EXISTS,
+    ]
 
 
 def test_parts_record_articles_as_seen(ledger: Ledger) -> None:
@@ -146,7 +143,7 @@ def test_orphaned_claims(ledger: Ledger) -> None:
                     run_id=name,
                     channel="c",
                     digest="ai",
-                    status=PENDING,
+                    status=ClaimStatus.PENDING,
                     owner=owner,
                     heartbeat=beat,
                     claimed_at=now,
@@ -164,7 +161,7 @@ def test_own_claim_is_abandoned_only_once_released(ledger: Ledger) -> None:
     assert not ledger.abandoned(claim)
     ledger.release(claim)
     assert ledger.abandoned(claim)
-    ledger.finish(claim, DELIVERED)
+    ledger.finish(claim, ClaimStatus.DELIVERED)
     assert not ledger.abandoned(ledger.get("run-1", "#ai-news"))
 
 
@@ -173,7 +170,7 @@ def test_held_claim_stays_pending_and_reserves_its_articles(ledger: Ledger) -> N
     claim, _ = ledger.claim("run-1", "#ai-news", "ai", PLAN)
     ledger.hold(claim, "answer lost")
     held = ledger.get("run-1", "#ai-news")
-    assert held.status == PENDING and held.error == "answer lost"
+    assert held.status == ClaimStatus.PENDING and held.error == "answer lost"
     assert "https://a.example/1" in ledger.seen("#ai-news").urls
 
 

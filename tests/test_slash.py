@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,19 +12,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ConfigWriter, process_env
+from conftest import BotProcess, ConfigWriter, free_port, process_env, wait_for
 from fakeslack import FakeSlack
 
+from digestbot.bot import Bot, build
 from digestbot.config import load_settings
-from digestbot.scheduler import Worker
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def signed(body: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
@@ -71,15 +62,6 @@ def post(port: int, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def wait_for(condition, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.fixture
 def bot(slack: FakeSlack, write_config: ConfigWriter, articles: Path, monkeypatch):
     """A running worker with the HTTP transport on a free port."""
@@ -101,18 +83,18 @@ def bot(slack: FakeSlack, write_config: ConfigWriter, articles: Path, monkeypatc
     port = free_port()
     monkeypatch.setenv("PORT", str(port))
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    worker = Worker(load_settings(), printer=lambda plans: None)
-    worker.start()
-    worker.port = port  # type: ignore[attr-defined]
-    yield worker
-    worker.shutdown()
+    running = build(load_settings(), printer=lambda plans: None)
+    running.start()
+    running.port = port  # type: ignore[attr-defined]
+    yield running
+    running.shutdown()
 
 
 def answers(fake: FakeSlack) -> list[dict]:
     return list(fake.responses)
 
 
-def test_healthz_reports_digests_and_next_run(bot: Worker) -> None:
+def test_healthz_reports_digests_and_next_run(bot: Bot) -> None:
     """GET /healthz answers 200 with the digests loaded and the next run while alive."""
     with urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/healthz", timeout=3) as response:
         body = json.load(response)
@@ -122,7 +104,7 @@ def test_healthz_reports_digests_and_next_run(bot: Worker) -> None:
 
 
 def test_digest_typed_in_a_channel_is_acknowledged_then_posted_there(
-    bot: Worker, slack: FakeSlack
+    bot: Bot, slack: FakeSlack
 ) -> None:
     """`/digest ai` in #hardware: the ack comes back before the digest lands in #hardware."""
     slack.latency = 0.4  # building and posting take longer than the acknowledgement
@@ -145,9 +127,7 @@ def test_digest_typed_in_a_channel_is_acknowledged_then_posted_there(
         pytest.param(lambda body: signed(body, age=6 * 60), id="replayed"),
     ],
 )
-def test_forged_unsigned_and_replayed_requests_get_401(
-    bot: Worker, slack: FakeSlack, headers
-) -> None:
+def test_forged_unsigned_and_replayed_requests_get_401(bot: Bot, slack: FakeSlack, headers) -> None:
     """A request Slack did not sign, or one older than five minutes, does nothing."""
     body = command(slack, "ai")
     status, _ = post(bot.port, body, headers(body))
@@ -156,7 +136,7 @@ def test_forged_unsigned_and_replayed_requests_get_401(
     assert slack.posts == [] and answers(slack) == []
 
 
-def test_preview_answers_privately_and_posts_nothing(bot: Worker, slack: FakeSlack) -> None:
+def test_preview_answers_privately_and_posts_nothing(bot: Bot, slack: FakeSlack) -> None:
     """`/digest ai preview` shows the digest only to the asker: an ephemeral answer."""
     body = command(slack, "ai preview")
     assert post(bot.port, body, signed(body))[0] == 200
@@ -177,7 +157,7 @@ def test_preview_answers_privately_and_posts_nothing(bot: Worker, slack: FakeSla
     ],
 )
 def test_list_unknown_and_help_answers(
-    bot: Worker, slack: FakeSlack, text: str, expected: str
+    bot: Bot, slack: FakeSlack, text: str, expected: str
 ) -> None:
     """Listing, unknown names and stray words all get a helpful ephemeral answer."""
     body = command(slack, text)
@@ -188,7 +168,7 @@ def test_list_unknown_and_help_answers(
 
 
 def test_allowed_users_limit_who_may_post(
-    bot: Worker, slack: FakeSlack, write_config: ConfigWriter, articles: Path
+    bot: Bot, slack: FakeSlack, write_config: ConfigWriter, articles: Path
 ) -> None:
     """With slash.allowed_users set, others may preview but not post."""
     write_config(
@@ -198,7 +178,7 @@ def test_allowed_users_limit_who_may_post(
             "digests": {"ai": {"topics": ["AI"], "channels": ["#ai-news"]}},
         }
     )
-    bot.reload_if_changed()
+    bot.scheduler.reload_if_changed()
     body = command(slack, "ai")
     assert post(bot.port, body, signed(body))[0] == 200
     assert wait_for(lambda: answers(slack))
@@ -206,7 +186,7 @@ def test_allowed_users_limit_who_may_post(
     assert slack.posts == []
 
 
-def test_failure_is_explained_not_silent(bot: Worker, slack: FakeSlack) -> None:
+def test_failure_is_explained_not_silent(bot: Bot, slack: FakeSlack) -> None:
     """When the post fails (an archived channel), the person is told why."""
     slack.add_channel("old", archived=True)
     body = command(slack, "ai", channel="old")
@@ -251,26 +231,17 @@ def test_run_in_a_real_process_serves_health_and_the_command(
         )
         port = free_port()
         env = process_env(fake, path, PORT=str(port), SLACK_SIGNING_SECRET=SECRET)
-        bot = subprocess.Popen(
-            [sys.executable, "-m", "digestbot", "run"], env=env, stderr=subprocess.PIPE, text=True
-        )
+        running = BotProcess(env)
         try:
-
-            def healthy() -> bool:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                        return True
-                except OSError:
-                    return False
-
-            assert wait_for(healthy, timeout=15)
+            assert running.wait_for_line("http listening"), running.err
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as answer:
+                assert answer.status == 200
             body = command(fake, "ai")
             assert post(port, body, signed(body))[0] == 200
             assert wait_for(lambda: fake.messages_in("hardware"))
         finally:
-            bot.terminate()
-            _, err = bot.communicate(timeout=10)
-        assert bot.returncode == 0, err
+            code, _, err = running.stop()
+        assert code == 0, err
         assert SECRET not in err and fake.token not in err
 
 
@@ -302,7 +273,7 @@ def test_socket_mode_receives_the_command_and_posts(
         {"articles": str(articles), "digests": {"ai": {"topics": ["AI"], "channels": ["#ai-news"]}}}
     )
     monkeypatch.setenv("SLACK_APP_TOKEN", slack.app_token)
-    worker = Worker(load_settings(), printer=lambda plans: None)
+    worker = build(load_settings(), printer=lambda plans: None)
     worker.start()
     try:
         assert slack.socket_connected(timeout=10)

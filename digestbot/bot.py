@@ -1,0 +1,150 @@
+"""The composition root: builds the running bot from `Settings` and `Config`, and stops it.
+
+`open_service` wires what a run needs (the ledger, the Slack connection, the sender) for the
+CLI's one-shot commands; `build` adds what `digestbot run` keeps running: the scheduler, the
+HTTP front door and Socket Mode. Nothing else constructs these parts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from digestbot.clock import SYSTEM, Clock
+from digestbot.config import Config, Settings, load_config
+from digestbot.errors import DigestbotError
+from digestbot.index import Progress
+from digestbot.service import DigestService
+
+# SQLAlchemy, slack-sdk, Bolt and APScheduler take most of a second to import, and a preview
+# needs none of them: the parts that use them are imported where they are built.
+if TYPE_CHECKING:
+    from digestbot.ledger import Ledger
+    from digestbot.runs import Sender
+    from digestbot.scheduler import Printer, Scheduler
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0  # how often `run` looks for an edited config
+
+
+def open_service(
+    settings: Settings,
+    config: Config,
+    *,
+    post: bool = False,
+    record: bool = False,
+    clock: Clock = SYSTEM,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> DigestService:
+    """The parts a run needs. `post`: connect to Slack (the token is checked and the channels'
+    IDs learned); `record`: open the ledger, creating it. Neither: read the ledger if there is
+    one (what each channel already had), creating nothing."""
+    if not (post or record):
+        ledger = _existing_ledger(settings, clock)
+        return DigestService(settings, config, clock=clock, ledger=ledger, progress=progress)
+    token = settings.slack_bot_token
+    if post and token is None:
+        raise DigestbotError(
+            "SLACK_BOT_TOKEN is not set: digestbot needs the app's bot token to post "
+            "(`digestbot send --dry-run` shows what it would post)"
+        )
+    from digestbot.ledger import Ledger
+
+    service = DigestService(
+        settings, config, clock=clock, ledger=Ledger(settings.database_url, clock=clock)
+    )
+    if token is not None and post:
+        try:
+            service.sender = _connect(token.get_secret_value(), service, stop)
+        except BaseException:
+            service.close()
+            raise
+    return service
+
+
+def _existing_ledger(settings: Settings, clock: Clock) -> Ledger | None:
+    sqlite_file = settings.sqlite_file
+    if sqlite_file is not None and not sqlite_file.is_file():
+        return None  # decided without importing SQLAlchemy: a preview stays fast
+    from digestbot.ledger import Ledger
+
+    return Ledger.existing(settings.database_url, clock=clock)
+
+
+def _connect(token: str, service: DigestService, stop: threading.Event | None) -> Sender:
+    """A sender on a checked Slack connection that knows the configured channels' IDs."""
+    from digestbot.deliver import Slack
+    from digestbot.runs import Sender
+
+    clock, ledger = service.clock, service.ledger
+    slack = Slack(token, service.settings.slack_api_url, stop=stop, clock=clock)
+    sender = Sender(service.config, ledger, slack, stop=stop, clock=clock)  # type: ignore[arg-type]
+    sender.connect()
+    return sender
+
+
+class Bot:
+    """`digestbot run`: the scheduler, and /digest and /healthz when configured."""
+
+    def __init__(self, service: DigestService, scheduler: Scheduler, stop: threading.Event):
+        self.service = service
+        self.scheduler = scheduler
+        self.stop = stop
+        self._transports: list[Any] = []
+
+    def start(self) -> None:
+        """Schedule every digest, deliver runs missed while down, open the transports."""
+        from digestbot import slash
+
+        self.scheduler.start()
+        settings = self.service.settings
+        app = slash.create_app(self.service) if settings.slack_app_token or settings.port else None
+        if settings.slack_app_token and app is not None:
+            self._transports.append(slash.SocketMode(app, settings))
+            app = None  # Socket Mode instead of the HTTP endpoint
+        if settings.port:
+            from digestbot.frontdoor import FrontDoor
+
+            self._transports.append(FrontDoor(settings.port, self.health, app))
+        for transport in self._transports:
+            transport.start()
+
+    def serve(self) -> None:
+        """Run until `stop` is set (SIGTERM, SIGINT), applying config edits as they come."""
+        try:
+            while not self.service.clock.wait(self.stop, POLL_SECONDS):
+                self.scheduler.reload_if_changed()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for transport in self._transports:
+            transport.stop()
+        self._transports.clear()
+        self.scheduler.shutdown()
+        self.service.close()
+        log.info("stopped")
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """For /healthz: alive while the scheduler runs, with digests loaded and the next run."""
+        from digestbot import status
+
+        alive = self.scheduler.running and not self.stop.is_set()
+        return alive, status.health(self.service.config, self.service.clock.now())
+
+
+def build(settings: Settings, printer: Printer, *, clock: Clock = SYSTEM) -> Bot:
+    """The bot `digestbot run` starts: without a token, a dry run that prints each digest."""
+    from digestbot import slash
+    from digestbot.scheduler import Scheduler
+
+    slash.check_settings(settings)
+    config = load_config(settings.config_path)
+    stop = threading.Event()
+    post = settings.slack_bot_token is not None
+    service = open_service(settings, config, post=post, clock=clock, stop=stop)
+    return Bot(service, Scheduler(service, settings.config_path, printer), stop)

@@ -1,0 +1,51 @@
+"""The clock every step asks for the time, so that tests can set it instead of waiting for it.
+
+`SYSTEM` is the real clock. Code that schedules, expires, beats a heart or paces posts takes a
+`Clock` and never calls `time` or `datetime.now` itself; tests pass a clock they move by hand.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Where digestbot reads the time and waits."""
+
+    def now(self) -> datetime:
+        """The current moment, timezone-aware (UTC)."""
+        ...
+
+    def time(self) -> float:
+        """Seconds since the epoch, as stored in the ledger."""
+        ...
+
+    def monotonic(self) -> float:
+        """A clock that never goes back, for pacing and deadlines."""
+        ...
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait up to `seconds` for `event`; True when it was set."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(seconds)
+
+
+SYSTEM: Clock = SystemClock()

@@ -1,0 +1,99 @@
+"""Where each digest stands: its next runs and the last delivery to each of its channels.
+
+One reading of the schedule and the ledger, shared by `digestbot status`, the /digest command's
+list, /healthz and the dashboard, so that they never disagree.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from digestbot.config import Config, DigestConfig
+from digestbot.trigger import CrontabTrigger
+
+if TYPE_CHECKING:
+    from digestbot.ledger import Claim, ClaimStatus, Ledger
+
+
+@dataclass(frozen=True)
+class LastDelivery:
+    """The most recent claim of a digest in one channel."""
+
+    status: ClaimStatus
+    at: datetime
+    articles: int
+    run_id: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    channel: str
+    last: LastDelivery | None
+
+
+@dataclass(frozen=True)
+class DigestStatus:
+    digest: DigestConfig
+    zone: tzinfo
+    next_runs: list[datetime]
+    channels: list[ChannelStatus]
+
+
+def next_runs(config: Config, digest: DigestConfig, now: datetime, count: int) -> list[datetime]:
+    """The digest's next `count` fire times from `now`, in its timezone ([] without schedule)."""
+    if digest.schedule is None:
+        return []
+    trigger = CrontabTrigger(digest.schedule, config.digest_timezone(digest))
+    return list(itertools.islice(trigger.fire_times(now), count))
+
+
+def digests(
+    config: Config, ledger: Ledger | None, now: datetime, *, runs: int = 1
+) -> list[DigestStatus]:
+    """Every digest's next `runs` fire times and last delivery per channel."""
+    latest = {(c.digest, c.channel): c for c in ledger.latest()} if ledger else {}
+    found = []
+    for digest in config.digests.values():
+        zone = config.digest_timezone(digest)
+        channels = []
+        for channel in digest.channels:
+            claim = latest.get((digest.name, ledger.key(channel))) if ledger else None
+            channels.append(ChannelStatus(channel, _last(claim, zone) if claim else None))
+        found.append(DigestStatus(digest, zone, next_runs(config, digest, now, runs), channels))
+    return found
+
+
+def soonest(config: Config, now: datetime) -> tuple[str, datetime] | None:
+    """The digest that fires next, and when."""
+    upcoming = [
+        (digest.name, moment)
+        for digest in config.digests.values()
+        for moment in next_runs(config, digest, now, 1)
+    ]
+    return min(upcoming, key=lambda item: item[1], default=None)
+
+
+def health(config: Config, now: datetime) -> dict[str, Any]:
+    """The body of /healthz: digests loaded and the next run."""
+    upcoming = soonest(config, now)
+    return {
+        "status": "ok",
+        "digests": len(config.digests),
+        "next_run": upcoming[1].astimezone(UTC).isoformat() if upcoming else None,
+        "next_digest": upcoming[0] if upcoming else None,
+    }
+
+
+def _last(claim: Claim, zone: tzinfo) -> LastDelivery:
+    delivered = range(len(claim.posted))
+    return LastDelivery(
+        status=claim.status,
+        at=datetime.fromtimestamp(claim.finished_at or claim.claimed_at, zone),
+        articles=sum(len(claim.plan.articles[part]) for part in delivered),
+        run_id=claim.run_id,
+        error=claim.error,
+    )
