@@ -13,12 +13,9 @@ import pytest
 from conftest import ConfigWriter, process_env
 from fakeslack import FakeSlack
 
+from digestbot.bot import open_service
 from digestbot.config import load_config, load_settings
-from digestbot.deliver import Slack
-from digestbot.index import ArticleIndex
-from digestbot.ledger import Ledger
-from digestbot.pipeline import Library
-from digestbot.runs import Run, Sender
+from digestbot.runs import Run
 
 SONY_URL = "https://www.theverge.com/2020/5/14/21258403/sony-image-sensor-integrated-ai-chip-imx500-specs-price"
 SONY_IMAGE_PREFIX = "https://cdn.vox-cdn.com/thumbor/"
@@ -218,24 +215,16 @@ def test_killed_mid_delivery_then_rerun_delivers_each_channel_once(
 
 
 SAME_RUN = """
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
+from digestbot.bot import open_service
 from digestbot.config import load_config, load_settings
-from digestbot.deliver import Slack
-from digestbot.index import ArticleIndex
-from digestbot.ledger import Ledger
-from digestbot.pipeline import Library
-from digestbot.runs import Run, Sender
+from digestbot.runs import Run
 
 settings = load_settings()
 config = load_config(settings.config_path)
 run = Run.scheduled_at(config.digests["ai-daily"], datetime(2020, 5, 15, 9, tzinfo=UTC))
-sender = Sender(config, Ledger(settings.database_url),
-                Slack(settings.slack_bot_token.get_secret_value(), settings.slack_api_url))
-sender.connect()
-library = Library(ArticleIndex(config.articles, settings.cache_dir))
-for outcome in sender.send(run, library):
+service = open_service(settings, config, post=True)
+for outcome in service.deliver([run], recover=False).outcomes:
     print(outcome.status)
 """
 
@@ -333,14 +322,17 @@ def test_retrying_a_failed_run_plans_again(
     config = load_config(write_config(config_for(articles, ["#late"])))
     digest = config.digests["ai-daily"]
     run = Run.scheduled_at(digest, datetime(2020, 5, 15, 9, tzinfo=UTC))
-    sender = Sender(config, Ledger(load_settings().database_url), Slack(slack.token, slack.url))
-    sender.connect()
-    library = Library(ArticleIndex(config.articles, load_settings().cache_dir))
-    assert [o.status for o in sender.send(run, library)] == ["failed"]
+    service = open_service(load_settings(), config, post=True)
+
+    def statuses(run: Run) -> list[str]:
+        return [o.status for o in service.deliver([run], recover=False).outcomes]
+
+    assert statuses(run) == ["failed"]
     slack.channels[slack.channel_id("late")].archived = False
-    assert [o.status for o in sender.send(Run.manual(digest, run.at), library)] == ["delivered"]
-    assert [o.status for o in sender.send(run, library)] == ["nothing new"]
+    assert statuses(Run.manual(digest, run.at)) == ["delivered"]
+    assert statuses(run) == ["nothing new"]
     assert len(slack.messages_in("late")) == 1
+    service.close()
 
 
 def test_a_channel_listed_by_name_and_id_gets_one_digest(
