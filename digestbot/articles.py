@@ -50,6 +50,12 @@ class Entry:
     published: bool
     removed: bool
     topics: tuple[str, ...]
+    source: str = ""  # the configured source it comes from; set by the index
+
+    @property
+    def key(self) -> str:
+        """How the ledger knows the article whatever its URL or title: source and file path."""
+        return f"{self.source}/{self.path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,11 @@ class Article:
     provider_logo: str | None
     published_at: datetime | None
     related: tuple[Related, ...]
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.path}"
 
 
 def _number(value: object) -> object:

@@ -16,6 +16,7 @@ from digestbot.config import Config, Settings, load_config
 from digestbot.errors import DigestbotError
 from digestbot.index import Progress
 from digestbot.service import DigestService
+from digestbot.sources.registry import ProgressFor
 
 # SQLAlchemy, slack-sdk, Bolt and APScheduler take most of a second to import, and a preview
 # needs none of them: the parts that use them are imported where they are built.
@@ -38,13 +39,16 @@ def open_service(
     clock: Clock = SYSTEM,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    copying: ProgressFor | None = None,
 ) -> DigestService:
     """The parts a run needs. `post`: connect to Slack (the token is checked and the channels'
     IDs learned); `record`: open the ledger, creating it. Neither: read the ledger if there is
     one (what each channel already had), creating nothing."""
     if not (post or record):
         ledger = _existing_ledger(settings, clock)
-        return DigestService(settings, config, clock=clock, ledger=ledger, progress=progress)
+        return DigestService(
+            settings, config, clock=clock, ledger=ledger, progress=progress, copying=copying
+        )
     token = settings.slack_bot_token
     if post and token is None:
         raise DigestbotError(
@@ -53,8 +57,9 @@ def open_service(
         )
     from digestbot.ledger import Ledger
 
+    ledger = Ledger(settings.database_url, clock=clock)
     service = DigestService(
-        settings, config, clock=clock, ledger=Ledger(settings.database_url, clock=clock)
+        settings, config, clock=clock, ledger=ledger, progress=progress, copying=copying
     )
     if token is not None and post:
         try:

@@ -16,41 +16,19 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from digestbot import bot, logs
-from digestbot.compose import builder_url, preview_arguments, render_text
+from digestbot import bot, logs, terminal
+from digestbot.compose import preview_arguments
 from digestbot.config import Config, load_config, load_settings, timezone
 from digestbot.errors import DigestbotError
-from digestbot.index import ArticleIndex, Skipped
 from digestbot.pipeline import ChannelPlan
 from digestbot.service import DigestService
 
 if TYPE_CHECKING:
-    from digestbot.status import LastDelivery
+    pass
 
 SKIPPED_SHOWN = 10
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal; silent elsewhere or for small jobs."""
-
-    def __init__(self, label: str, stream: TextIO = sys.stderr, minimum: int = 200) -> None:
-        self.label, self.stream, self.minimum = label, stream, minimum
-        self._shown = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        if total < self.minimum or not self.stream.isatty():
-            return
-        now = time.monotonic()
-        if done < total and now - self._shown < 0.1:
-            return
-        self._shown = now
-        filled = 30 * done // total
-        bar = "#" * filled + "-" * (30 - filled)
-        end = "\n" if done == total else ""
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}{end}")
-        self.stream.flush()
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -59,7 +37,11 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _service(args: argparse.Namespace, config: Config, **options: bool) -> DigestService:
     return bot.open_service(
-        args.settings, config, progress=ProgressBar("Indexing articles"), **options
+        args.settings,
+        config,
+        progress=terminal.ProgressBar("Indexing articles"),
+        copying=lambda name: terminal.ProgressBar(f"Copying {name}", minimum=1),
+        **options,
     )
 
 
@@ -72,7 +54,8 @@ def _as_of(config: Config, moment: datetime | None) -> datetime:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the config and read every article; list skipped files and why.
+    """Validate the config, list the sources, and read every article of their copies; list
+    skipped files and why. Reads the copies as they are (`digestbot refresh` updates them).
 
     Example: digestbot check
     """
@@ -83,17 +66,41 @@ def cmd_check(args: argparse.Namespace) -> int:
         zone = digest.timezone or config.timezone
         print(
             f"  {digest.name}: {', '.join(digest.topics)} -> {', '.join(digest.channels)}"
-            f" ({when}, {zone})"
+            f" ({when}, {zone})" + (f" from {', '.join(digest.sources)}" if digest.sources else "")
         )
-    with ArticleIndex(config.articles, args.settings.cache_dir) as index:
-        snapshot = index.refresh(ProgressBar("Indexing articles"))
-        skipped = index.verify(ProgressBar("Reading articles"))
-    files = snapshot.files
-    print(
-        f"{config.articles}: {files} files, {files - len(skipped)} articles, {len(skipped)} skipped"
-    )
-    _print_skipped(skipped, limit=None)
+    service = _service(args, config)
+    try:
+        verified = service.verify(terminal.ProgressBar("Reading articles"))
+    finally:
+        service.close()
+    for source in verified:
+        print(terminal.checked(config.all_sources[source.source], source))
+        terminal.print_skipped(source.skipped, limit=None)
     return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """Refresh the named sources (all when none is named) now, whatever their copy's age.
+
+    Prints a line per source: what changed (new, changed and removed articles, and the commit)
+    or "not modified"; or why it failed and how old the copy in use is. Exits 1 when any failed.
+
+    Example: digestbot refresh ai azure-blog
+    """
+    config = _config(args)
+    unknown = [name for name in args.names if name not in config.all_sources]
+    if unknown:
+        known = ", ".join(config.all_sources)
+        raise DigestbotError(f"no source called {', '.join(unknown)} (configured: {known})")
+    service = _service(args, config)
+    try:
+        results = service.sources.refresh(args.names, progress=service.copying)
+    finally:
+        service.close()
+    now = time.time()
+    for result in results:
+        print(terminal.refreshed(config, result, now))
+    return 1 if any(result.error for result in results) else 0
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -103,13 +110,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
     """
     config = _config(args)
     digests = config.pick(args.names)
-    preview = _service(args, config).preview(digests, _as_of(config, args.as_of))
+    as_of = _as_of(config, args.as_of)
+    preview = _service(args, config).preview(digests, as_of, refresh=not args.no_refresh)
     if args.json:
         json.dump(_post_arguments(preview.plans), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        _print_plans(preview.plans)
-    _print_skipped(preview.skipped, limit=SKIPPED_SHOWN)
+        terminal.print_plans(preview.plans)
+    terminal.print_failed_sources(config, preview.failed_sources)
+    terminal.print_skipped(preview.skipped, limit=SKIPPED_SHOWN)
     return 0
 
 
@@ -124,21 +133,27 @@ def cmd_send(args: argparse.Namespace) -> int:
     config = _config(args)
     digests = config.pick(args.names)
     now = _as_of(config, args.as_of)
+    refresh = not args.no_refresh
     if args.dry_run:
         service = _service(args, config)
-        _print_plans(service.preview(digests, now, channels=args.channel, force=args.force).plans)
+        preview = service.preview(
+            digests, now, channels=args.channel, force=args.force, refresh=refresh
+        )
+        terminal.print_plans(preview.plans)
+        terminal.print_failed_sources(config, preview.failed_sources)
         return 0
     from digestbot.runs import Run
 
     service = _service(args, config, post=True)
     try:
         runs = [Run.manual(digest, now) for digest in digests]
-        delivery = service.deliver(runs, channels=args.channel, force=args.force)
+        delivery = service.deliver(runs, channels=args.channel, force=args.force, refresh=refresh)
     finally:
         service.close()
     for outcome in delivery.outcomes:
         print(outcome)
-    _print_skipped(delivery.skipped, limit=SKIPPED_SHOWN)
+    terminal.print_failed_sources(config, delivery.failed_sources)
+    terminal.print_skipped(delivery.skipped, limit=SKIPPED_SHOWN)
     return 0 if all(outcome.ok for outcome in delivery.outcomes) else 1
 
 
@@ -151,7 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     Example: digestbot run
     """
-    running = bot.build(args.settings, printer=_print_plans)
+    running = bot.build(args.settings, printer=terminal.print_plans)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: running.stop.set())
     running.start()
@@ -186,6 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     service = _service(args, config)
     try:
         digests = status.digests(config, service.ledger, _as_of(config, None))
+        sources = status.sources(service.sources)
     finally:
         service.close()
     for digest in digests:
@@ -197,44 +213,18 @@ def cmd_status(args: argparse.Namespace) -> int:
             when = "sent by hand only"
         print(f"{digest.digest.name}: {when}")
         for channel in digest.channels:
-            last = _last_delivery(channel.last) if channel.last else "never delivered"
+            last = terminal.last_delivery(channel.last) if channel.last else "never delivered"
             print(f"  {channel.channel}: {last}")
+    print("sources:")
+    now = time.time()
+    for source in sources:
+        state = terminal.source_state(source, now)
+        print(f"  {source.name} ({source.kind} {source.location}): {state}")
     return 0
-
-
-def _last_delivery(last: LastDelivery) -> str:
-    result = last.status + (f" ({last.error})" if last.error else "")
-    return (
-        f"{last.at.isoformat(timespec='seconds')} {result}, {last.articles} article(s), "
-        f"run {last.run_id}"
-    )
 
 
 def _post_arguments(plans: Sequence[ChannelPlan]) -> list[dict[str, object]]:
     return [post for p in plans for post in preview_arguments(p.channel, p.messages)]
-
-
-def _print_plans(plans: Sequence[ChannelPlan]) -> None:
-    for channel_plan in plans:
-        name, channel = channel_plan.digest.name, channel_plan.channel
-        if not channel_plan.messages:
-            print(f"── {name} → {channel}: nothing to post\n")
-            continue
-        count = len(channel_plan.messages)
-        for number, message in enumerate(channel_plan.messages, 1):
-            where = " (thread reply)" if message.thread else ""
-            print(f"── {name} → {channel} · message {number} of {count}{where} ──")
-            print(render_text(message))
-            print(f"Block Kit Builder: {builder_url(message)}\n")
-
-
-def _print_skipped(skipped: Sequence[Skipped], limit: int | None) -> None:
-    shown = skipped if limit is None else skipped[:limit]
-    for item in shown:
-        print(f"warning: skipped {item.path}: {item.reason}", file=sys.stderr)
-    if len(skipped) > len(shown):
-        more = len(skipped) - len(shown)
-        print(f"warning: {more} more files skipped; `digestbot check` lists them", file=sys.stderr)
 
 
 def _count(text: str) -> int:
@@ -257,6 +247,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "preview": cmd_preview,
     "send": cmd_send,
+    "refresh": cmd_refresh,
     "run": cmd_run,
     "next": cmd_next,
     "status": cmd_status,
@@ -290,6 +281,19 @@ def _preview_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME", help="digests (default: all)")
     parser.add_argument("--json", action="store_true", help="print chat.postMessage arguments")
     _add_as_of(parser)
+    _add_no_refresh(parser)
+
+
+def _add_no_refresh(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="use the sources' copies as they are (default: refresh those older than `refresh`)",
+    )
+
+
+def _refresh_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="SOURCE", help="sources (default: all)")
 
 
 def _send_arguments(parser: argparse.ArgumentParser) -> None:
@@ -310,6 +314,7 @@ def _send_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="print what would be posted; post nothing"
     )
     _add_as_of(parser)
+    _add_no_refresh(parser)
 
 
 def _next_arguments(parser: argparse.ArgumentParser) -> None:
@@ -321,6 +326,7 @@ def _next_arguments(parser: argparse.ArgumentParser) -> None:
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "preview": _preview_arguments,
     "send": _send_arguments,
+    "refresh": _refresh_arguments,
     "next": _next_arguments,
 }
 

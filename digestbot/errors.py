@@ -3,6 +3,7 @@
     DigestbotError
     ├── ConfigError      the config file or the environment is wrong (names the key)
     ├── ArticleError     one article file cannot be read (names the file)
+    ├── SourceError      a source could not be refreshed (names the source)
     ├── LedgerError      the state store cannot be opened or used
     └── DeliveryError    Slack refused or could not be reached (names the channel)
 
@@ -26,6 +27,15 @@ class ArticleError(DigestbotError):
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
+        self.reason = reason
+
+
+class SourceError(DigestbotError):
+    """A source's refresh failed; its last good copy stays in use."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
         self.reason = reason
 
 

@@ -15,7 +15,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from digestbot.errors import ArticleError, ConfigError
 
 log = logging.getLogger(__name__)
 
-FORMAT = "3"
+FORMAT = "4"
 SUFFIXES = (".md", ".txt")
 Progress = Callable[[int, int], None]
 
@@ -45,6 +45,7 @@ class Skipped:
 
     path: str
     reason: str
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,22 @@ class Lookup:
 class ArticleIndex:
     """The persistent index of one articles folder."""
 
-    def __init__(self, root: Path, cache_dir: Path) -> None:
+    def __init__(
+        self, root: Path, cache_dir: Path, *, source: str = "", key: str | None = None
+    ) -> None:
+        """The index of `root`, for the source called `source`. `key` names the index file
+        when the folder moves from copy to copy (a source's snapshots); else the folder does."""
         if not root.is_dir():
             raise ConfigError(
                 f"{root}: the articles folder does not exist: create it or fix the config's "
                 "`articles` key (relative to the config file)"
             )
         self.root = root
-        folder_hash = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
+        self.source = source
+        name = hashlib.sha1((key or str(root.resolve())).encode()).hexdigest()[:16]
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(cache_dir / f"index-{folder_hash}.sqlite", timeout=30)
+            self._db = sqlite3.connect(cache_dir / f"index-{name}.sqlite", timeout=30)
             self._prepare()
         except (OSError, sqlite3.Error) as error:
             raise ConfigError(
@@ -162,13 +168,13 @@ class ArticleIndex:
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM articles WHERE error IS NULL AND published = 1 AND removed = 0"
         )
-        return [_entry_from_row(row) for row in rows]
+        return [_entry_from_row(row, self.source) for row in rows]
 
     def skipped(self) -> list[Skipped]:
         rows = self._db.execute(
             "SELECT path, error FROM articles WHERE error IS NOT NULL ORDER BY path"
         )
-        return [Skipped(path, reason) for path, reason in rows]
+        return [Skipped(path, reason, self.source) for path, reason in rows]
 
     def articles(self, paths: Iterable[str]) -> Lookup:
         """What the digest shows of these articles. A file read fully for the first time may
@@ -179,13 +185,13 @@ class ArticleIndex:
                 "SELECT display FROM articles WHERE path = ?", (path,)
             ).fetchone()
             if row and row[0]:
-                lookup.found[path] = _article_from_json(row[0])
+                lookup.found[path] = _article_from_json(row[0], self.source)
                 continue
             try:
                 entry, lookup.found[path] = self._parse_fully(path)
             except ArticleError as error:
                 self._record_error(path, error.reason)
-                lookup.failed.append(Skipped(path, error.reason))
+                lookup.failed.append(Skipped(path, error.reason, self.source))
             else:
                 lookup.fresh[path] = entry
         return lookup
@@ -206,6 +212,7 @@ class ArticleIndex:
 
     def _parse_fully(self, path: str) -> tuple[Entry, Article]:
         entry, article = read_article(self.root / path, path)
+        entry, article = replace(entry, source=self.source), replace(article, source=self.source)
         with self._db:
             self._db.execute(
                 f"UPDATE articles SET ({_COLUMNS}, display) = (?,?,?,?,?,?,?,?,?,?) WHERE path = ?",
@@ -236,7 +243,7 @@ def _entry_row(entry: Entry) -> tuple[object, ...]:
     )
 
 
-def _entry_from_row(row: tuple) -> Entry:  # type: ignore[type-arg]
+def _entry_from_row(row: tuple, source: str) -> Entry:  # type: ignore[type-arg]
     path, title, url, heat, quality, published_at, published, removed, topics = row
     return Entry(
         path=path,
@@ -250,17 +257,20 @@ def _entry_from_row(row: tuple) -> Entry:  # type: ignore[type-arg]
         published=bool(published),
         removed=bool(removed),
         topics=tuple(json.loads(topics)),
+        source=source,
     )
 
 
 def _article_to_json(article: Article) -> str:
     data = asdict(article)
+    del data["source"]  # the index's own
     data["published_at"] = article.published_at.isoformat() if article.published_at else None
     return json.dumps(data)
 
 
-def _article_from_json(text: str) -> Article:
+def _article_from_json(text: str, source: str) -> Article:
     data = json.loads(text)
+    data["source"] = source
     published_at = data["published_at"]
     data["published_at"] = datetime.fromisoformat(published_at) if published_at else None
     data["related"] = tuple(Related(**item) for item in data["related"])

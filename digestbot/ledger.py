@@ -67,27 +67,30 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class Sent:
-    """One article as the ledger remembers it: its address and its title key."""
+    """One article as the ledger remembers it: its address, its title key and its article key
+    (source and path: how it is known when its address or title changes; none in old rows)."""
 
     url: str
     title: str
+    article: str | None = None
 
     @property
-    def key(self) -> str:
+    def row_key(self) -> str:
         return hashlib.sha256(f"{self.url}\n{self.title}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class ClaimPlan:
-    """What a claim will post: the messages and, for each, its articles (address, title key)."""
+    """What a claim will post: the messages and, for each, its articles (address, title key,
+    article key; claims written before article keys have only the first two)."""
 
     channel: str  # as configured, or as typed: how people know the channel
     messages: list[dict[str, Any]]
-    articles: list[list[tuple[str, str]]]
+    articles: list[list[tuple[str, ...]]]
     scheduled_for: float | None = None  # for a scheduled run: when it was due
 
     def all_articles(self) -> list[Sent]:
-        return [Sent(url, title) for part in self.articles for url, title in part]
+        return [Sent(*article) for part in self.articles for article in part]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -95,7 +98,7 @@ class ClaimPlan:
     @classmethod
     def from_json(cls, text: str) -> ClaimPlan:
         data = json.loads(text)
-        data["articles"] = [[(url, title) for url, title in part] for part in data["articles"]]
+        data["articles"] = [[tuple(article) for article in part] for part in data["articles"]]
         return cls(**data)
 
 
@@ -274,7 +277,7 @@ class Ledger:
         last part also closes the claim as delivered (one transaction: no gap between)."""
         now = self.clock.time()
         part = len(posted) - 1
-        items = {item.key: item for item in (Sent(*a) for a in claim.plan.articles[part])}
+        items = {item.row_key: item for item in (Sent(*a) for a in claim.plan.articles[part])}
         done = len(posted) == len(claim.plan.messages)
         closing = {"status": ClaimStatus.DELIVERED, "finished_at": now} if done else {}
         with self.engine.begin() as db:
@@ -295,6 +298,7 @@ class Ledger:
                             "key": key,
                             "url": item.url,
                             "title": item.title,
+                            "article": item.article,
                             "run_id": claim.run_id,
                             "sent_at": now,
                         }
@@ -440,13 +444,14 @@ def _update_mine(db: Connection, claim: Claim, **values: Any) -> None:
 
 def _seen(db: Connection, keys: set[str]) -> dict[str, Seen]:
     items: dict[str, list[Sent]] = {key: [] for key in keys}
+    columns = sent_articles.c
     sent = db.execute(
-        select(sent_articles.c.channel, sent_articles.c.url, sent_articles.c.title).where(
-            sent_articles.c.channel.in_(keys)
+        select(columns.channel, columns.url, columns.title, columns.article).where(
+            columns.channel.in_(keys)
         )
     )
-    for channel, url, title in sent:
-        items[channel].append(Sent(url, title))
+    for channel, url, title, article in sent:
+        items[channel].append(Sent(url, title, article))
     pending = db.execute(
         select(deliveries.c.channel, deliveries.c.payload).where(
             deliveries.c.channel.in_(keys), deliveries.c.status == ClaimStatus.PENDING
@@ -455,13 +460,20 @@ def _seen(db: Connection, keys: set[str]) -> dict[str, Seen]:
     for channel, payload in pending:
         items[channel].extend(ClaimPlan.from_json(payload).all_articles())
     return {
-        key: Seen(urls=frozenset(i.url for i in found), titles=frozenset(i.title for i in found))
+        key: Seen(
+            urls=frozenset(i.url for i in found),
+            titles=frozenset(i.title for i in found),
+            keys=frozenset(i.article for i in found if i.article),
+        )
         for key, found in items.items()
     }
 
 
 def _overlaps(plan: ClaimPlan, seen: Seen) -> bool:
-    return any(item.url in seen.urls or item.title in seen.titles for item in plan.all_articles())
+    return any(
+        item.url in seen.urls or item.title in seen.titles or item.article in seen.keys
+        for item in plan.all_articles()
+    )
 
 
 def _claim(row: Any) -> Claim:

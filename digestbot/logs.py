@@ -39,6 +39,11 @@ def redact(text: str) -> str:
     return text
 
 
+def add_secrets(secrets: Iterable[str]) -> None:
+    """Blank these out too (passwords found in the config), in logs and printed messages."""
+    _secrets.extend(secret for secret in secrets if secret and secret not in _secrets)
+
+
 def setup(level: int, secrets: Iterable[str] = ()) -> None:
     """Log to stderr at `level`; chatty libraries only from WARNING unless debugging."""
     _secrets[:] = [secret for secret in secrets if secret]

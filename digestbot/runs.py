@@ -102,7 +102,7 @@ def claim_plan(channel_plan: ChannelPlan, run: Run) -> ClaimPlan:
     return ClaimPlan(
         channel=channel_plan.channel,
         messages=[message.arguments() for message in messages],
-        articles=[[(a.url, title_key(a.title)) for a in m.articles] for m in messages],
+        articles=[[(a.url, title_key(a.title), a.key) for a in m.articles] for m in messages],
         scheduled_for=run.at.timestamp() if run.scheduled else None,
     )
 

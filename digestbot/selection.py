@@ -19,10 +19,12 @@ from digestbot.articles import Entry
 
 @dataclass(frozen=True)
 class Seen:
-    """Articles a channel already had, by address and by title key."""
+    """Articles a channel already had: by address, by title key, and by article key (source
+    and file path, or feed entry), which holds across edits of the other two."""
 
     urls: frozenset[str] = frozenset()
     titles: frozenset[str] = frozenset()
+    keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,13 @@ def title_key(title: str) -> str:
     return " ".join(title.casefold().split())
 
 
+def decayed_heat(published_at: datetime, now: datetime, weight: float, half_life: timedelta) -> int:
+    """A feed entry's heat: 100 when fresh, halving every `half_life`, scaled by `weight`
+    (a fresh entry ranks like a Smartable article just past its publishing threshold, 70)."""
+    age = max(timedelta(0), now - published_at)
+    return round(100 * weight * 0.5 ** (age / half_life))
+
+
 def select(entries: Iterable[Entry], rule: Rule, now: datetime) -> list[TopicPick]:
     """The top articles per topic, in the digest's topic order; topics with none are left out."""
     wanted = {topic.casefold() for topic in rule.topics}
@@ -63,9 +72,9 @@ def select(entries: Iterable[Entry], rule: Rule, now: datetime) -> list[TopicPic
         for entry in pool:
             if len(taken) == rule.top:
                 break
-            if entry.path not in used and folded in _folded(entry):
+            if entry.key not in used and folded in _folded(entry):
                 taken.append(entry)
-                used.add(entry.path)
+                used.add(entry.key)
         if taken:
             picks.append(TopicPick(topic, tuple(taken)))
     return picks
@@ -81,6 +90,7 @@ def _eligible(entry: Entry, wanted: set[str], seen: Seen) -> bool:
         and not wanted.isdisjoint(_folded(entry))
         and entry.url not in seen.urls
         and title_key(entry.title) not in seen.titles
+        and entry.key not in seen.keys
     )
 
 
@@ -97,7 +107,7 @@ def _folded(entry: Entry) -> set[str]:
 def _rank(entry: Entry) -> tuple[float, float, float, str]:
     quality = entry.quality if entry.quality is not None else -math.inf
     published = entry.published_at.timestamp() if entry.published_at else -math.inf
-    return (-(entry.heat or 0.0), -quality, -published, entry.path)
+    return (-(entry.heat or 0.0), -quality, -published, entry.key)
 
 
 def _unique(ranked: list[Entry]) -> list[Entry]:

@@ -9,8 +9,8 @@ need.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,7 +19,9 @@ from digestbot.clock import SYSTEM, Clock
 from digestbot.config import Config, DigestConfig, Settings, timezone
 from digestbot.errors import DigestbotError
 from digestbot.index import ArticleIndex, Progress, Skipped
-from digestbot.pipeline import ChannelPlan, Library, SeenLookup, plan
+from digestbot.pipeline import ChannelPlan, Decay, Library, SeenLookup, plan
+from digestbot.sources.base import Copy
+from digestbot.sources.registry import ProgressFor, Refreshed, Sources
 
 if TYPE_CHECKING:  # SQLAlchemy and slack-sdk are slow to import; a preview may need neither
     from digestbot.ledger import Ledger
@@ -32,6 +34,17 @@ class Preview:
 
     plans: list[ChannelPlan]
     skipped: list[Skipped]
+    failed_sources: list[Refreshed]
+
+
+@dataclass(frozen=True)
+class Verified:
+    """One source's copy read completely: its files, and those that are not articles."""
+
+    source: str
+    copy: Copy | None  # None: no copy yet (never refreshed)
+    files: int
+    skipped: list[Skipped]
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class Delivery:
 
     outcomes: list[Outcome]
     skipped: list[Skipped]
+    failed_sources: list[Refreshed]
 
 
 class DigestService:
@@ -54,6 +68,7 @@ class DigestService:
         ledger: Ledger | None = None,
         sender: Sender | None = None,
         progress: Progress | None = None,
+        copying: ProgressFor | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -61,6 +76,8 @@ class DigestService:
         self.sender = sender
         self._config = config
         self._progress = progress
+        self.copying = copying
+        self.sources = Sources(config.all_sources, settings.cache_dir, clock=clock)
 
     @property
     def config(self) -> Config:
@@ -69,6 +86,7 @@ class DigestService:
     def replace_config(self, config: Config) -> None:
         """Use an edited config from the next run on."""
         self._config = config
+        self.sources = Sources(config.all_sources, self.settings.cache_dir, clock=self.clock)
         if self.sender is not None:
             self.sender.config = config
 
@@ -82,10 +100,51 @@ class DigestService:
         return self.clock.now().astimezone(zone)
 
     @contextmanager
-    def library(self) -> Iterator[Library]:
-        """The articles, indexed afresh for one run."""
-        with ArticleIndex(self.config.articles, self.settings.cache_dir) as index:
-            yield Library(index, self._progress)
+    def library(
+        self, digests: Iterable[DigestConfig] | None = None, *, refresh: bool = True
+    ) -> Iterator[Library]:
+        """The articles of the digests' sources (all when none is given) for one run, each
+        source refreshed first when its copy is stale (unless `refresh` is False)."""
+        config = self.config
+        names = (
+            list(config.all_sources)
+            if digests is None
+            else [name for digest in digests for name in config.digest_sources(digest)]
+        )
+        reading = self.sources.copies(names, refresh=refresh, progress=self.copying)
+        decays = {
+            name: Decay(source.weight, source.half_life)
+            for name, source in config.all_sources.items()
+            if source.kind == "feed"
+        }
+        with ExitStack() as stack:
+            indexes = [
+                stack.enter_context(self._index(name, copy))
+                for name, copy in reading.copies.items()
+            ]
+            library = Library(indexes, self._progress, decays)
+            library.failed_sources = reading.failed
+            yield library
+
+    def verify(self, reading: Progress | None = None) -> list[Verified]:
+        """Every article file of every source's copy read completely (what `check` does)."""
+        copies = self.sources.copies(self.config.all_sources, refresh=False).copies
+        verified = []
+        for name in self.config.all_sources:
+            copy = copies.get(name)
+            if copy is None:
+                verified.append(Verified(name, None, 0, []))
+                continue
+            with self._index(name, copy) as index:
+                files = index.refresh(self._progress).files
+                verified.append(Verified(name, copy, files, index.verify(reading)))
+        return verified
+
+    def _index(self, name: str, copy: Copy) -> ArticleIndex:
+        # A source's copies move from snapshot to snapshot: its index is named for the source.
+        folder_source = self.config.all_sources[name].kind == "folder"
+        key = None if folder_source else str(self.sources.home(name))
+        return ArticleIndex(copy.folder, self.settings.cache_dir, source=name, key=key)
 
     def seen(self, force: bool = False) -> SeenLookup | None:
         """What each channel already had (None: nothing to leave out)."""
@@ -98,13 +157,14 @@ class DigestService:
         *,
         channels: Sequence[str] = (),
         force: bool = False,
+        refresh: bool = True,
     ) -> Preview:
         """What the digests would post now to their channels (or to `channels`)."""
-        with self.library() as library:
+        with self.library(digests, refresh=refresh) as library:
             plans = plan(
                 self.config, library, digests, now, channels=channels, seen=self.seen(force)
             )
-            return Preview(plans, library.skipped())
+            return Preview(plans, library.skipped(), library.failed_sources)
 
     def deliver(
         self,
@@ -113,17 +173,18 @@ class DigestService:
         channels: Sequence[str] = (),
         force: bool = False,
         recover: bool = True,
+        refresh: bool = True,
     ) -> Delivery:
         """Post the runs; with `recover`, first finish what earlier runs of their digests left
         open."""
         sender = self._sender()
         outcomes: list[Outcome] = []
-        with self.library() as library:
+        with self.library([run.digest for run in runs], refresh=refresh) as library:
             for run in runs:
                 if recover:
                     outcomes += sender.recover([run.digest.name])
                 outcomes += sender.send(run, library, channels=channels, force=force)
-            return Delivery(outcomes, library.skipped())
+            return Delivery(outcomes, library.skipped(), library.failed_sources)
 
     def recover(self, names: Sequence[str]) -> list[Outcome]:
         """Finish deliveries that a dead process or a lost answer left pending."""

@@ -16,6 +16,7 @@ from digestbot.trigger import CrontabTrigger
 
 if TYPE_CHECKING:
     from digestbot.ledger import Claim, ClaimStatus, Ledger
+    from digestbot.sources.registry import Sources, SourceState
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,23 @@ class DigestStatus:
     zone: tzinfo
     next_runs: list[datetime]
     channels: list[ChannelStatus]
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A source's last refreshes: when, which revision, how many articles, the last error."""
+
+    name: str
+    kind: str
+    location: str  # without any password
+    state: SourceState
+
+
+def sources(registry: Sources) -> list[SourceStatus]:
+    return [
+        SourceStatus(name, config.kind, config.location, registry.state(name))
+        for name, config in registry.configs.items()
+    ]
 
 
 def next_runs(config: Config, digest: DigestConfig, now: datetime, count: int) -> list[datetime]:

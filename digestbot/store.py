@@ -8,6 +8,7 @@ PostgreSQL with advisory locks, tables created once even when replicas start tog
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -31,12 +32,19 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
 from digestbot.errors import LedgerError
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+# What each version adds to the one before, run in order on an older store, in one transaction.
+MIGRATIONS = {
+    2: ["ALTER TABLE sent_articles ADD COLUMN article TEXT"],  # articles known by source/path
+}
 _SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises table creation
 
 metadata = MetaData()
@@ -64,6 +72,7 @@ sent_articles = Table(
     Column("key", String(64), primary_key=True),
     Column("url", Text, nullable=False),
     Column("title", Text, nullable=False),
+    Column("article", Text),
     Column("run_id", String(300), nullable=False),
     Column("sent_at", Float, nullable=False),
 )
@@ -200,6 +209,8 @@ def _create_tables(engine: Engine) -> None:
 
 def _check_version(engine: Engine) -> None:
     with engine.begin() as db:
+        if db.dialect.name == "postgresql":  # replicas starting together migrate once
+            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         version = db.execute(select(schema_version.c.version)).scalar()
         if version is None:
             db.execute(insert(schema_version).values(version=SCHEMA_VERSION))
@@ -208,3 +219,14 @@ def _check_version(engine: Engine) -> None:
                 f"the state store has schema version {version}, newer than this digestbot"
                 f" ({SCHEMA_VERSION}): upgrade digestbot"
             )
+        elif version < SCHEMA_VERSION:
+            _migrate(db, version)
+
+
+def _migrate(db: Connection, version: int) -> None:
+    """Bring an older store to this version, in place, losing nothing."""
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[target]:
+            db.execute(text(statement))
+    db.execute(update(schema_version).values(version=SCHEMA_VERSION))
+    log.info("state store migrated from_version=%d to_version=%d", version, SCHEMA_VERSION)

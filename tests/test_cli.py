@@ -13,7 +13,8 @@ import pytest
 from conftest import FEEDS, FIXTURES, ROOT, ConfigWriter
 from fakeslack import validate_blocks
 
-from digestbot.cli import COMMANDS, ProgressBar, build_parser
+from digestbot.cli import COMMANDS, build_parser
+from digestbot.terminal import ProgressBar
 
 SONY_TITLE = "Sony’s first AI image sensor will make cameras everywhere smarter"
 

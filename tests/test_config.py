@@ -151,3 +151,86 @@ def test_secrets_are_stripped_and_checked(monkeypatch: pytest.MonkeyPatch) -> No
         load_settings()
     assert "SLACK_BOT_TOKEN: must be one word" in str(caught.value)
     assert "xoxb-1" not in str(caught.value)
+
+
+def with_sources(configured: dict, **digest_changes: object) -> dict:
+    data = digest(**digest_changes)
+    del data["articles"]
+    return {**data, "sources": configured}
+
+
+def test_sources_of_each_kind_load_with_their_defaults(write_config: ConfigWriter) -> None:
+    """git, feed and folder sources load; refresh and timeout default by kind; folders are
+    relative to the config file, git's `folder` is inside the repository."""
+    path = write_config(
+        with_sources(
+            {
+                "ai": {"git": "https://example.com/ai.git", "folder": "_news", "branch": "main"},
+                "blog": {"feed": "https://example.com/feed", "topics": ["Azure"], "weight": 2},
+                "local": {"folder": "seeds", "refresh": "0s"},
+            },
+            sources=["ai", "blog"],
+        )
+    )
+    config = load_config(path)
+    ai, blog, local = (config.sources[name] for name in ("ai", "blog", "local"))
+    assert (ai.kind, ai.folder, ai.branch) == ("git", "_news", "main")
+    assert ai.fetch_timeout == timedelta(minutes=2) and ai.refresh == timedelta(minutes=15)
+    assert (blog.kind, blog.topics, blog.weight) == ("feed", ["Azure"], 2.0)
+    assert blog.fetch_timeout == timedelta(seconds=20) and blog.half_life == timedelta(days=1)
+    assert local.kind == "folder" and local.folder == str(path.parent / "seeds")
+    assert local.refresh == timedelta(0)
+    assert config.digest_sources(config.digests["ai-daily"]) == ["ai", "blog"]
+
+
+def test_articles_key_is_a_folder_source_called_articles(write_config: ConfigWriter) -> None:
+    """`articles: PATH` still works: one folder source named `articles`, read by every digest."""
+    config = load_config(write_config(digest()))
+    [source] = config.all_sources.values()
+    assert (source.name, source.kind) == ("articles", "folder")
+    assert config.digest_sources(config.digests["ai-daily"]) == ["articles"]
+
+
+@pytest.mark.parametrize(
+    ("sources", "changes", "expected"),
+    [
+        ({"ai": {"git": "x", "feed": "y"}}, {}, "sources.ai: Value error, give one of"),
+        ({"ai": {"refresh": "1h"}}, {}, "sources.ai: Value error, give one of `git`"),
+        ({"ai": {"feed": "x", "folder": "y"}}, {}, "`folder` is for git sources and folders"),
+        ({"ai": {"git": "x", "topics": ["A"]}}, {}, "`topics` is only for feed sources"),
+        ({"ai": {"feed": "x", "branch": "main"}}, {}, "`branch` is only for git sources"),
+        ({"ai": {"git": "x", "folder": "../etc"}}, {}, "'../etc' is not a folder inside a repo"),
+        ({"ai": {"feed": "x", "wieght": 2}}, {}, "sources.ai.wieght: unknown key"),
+        ({"ai": {"feed": "x", "refresh": "soon"}}, {}, "sources.ai.refresh: 'soon' is not"),
+        ({"ai": {"feed": "x"}}, {"sources": ["ai", "nope"]}, "digests.ai-daily.sources: no"),
+        ({"ai": {"feed": "x"}}, {"sources": []}, "digests.ai-daily.sources: List should"),
+    ],
+)
+def test_source_mistakes_name_the_key(
+    write_config: ConfigWriter, sources: dict, changes: dict, expected: str
+) -> None:
+    """Unknown keys, a source of no kind or two, feed keys on git, unknown names: errors
+    naming the key."""
+    message = error_for(write_config, with_sources(sources, **changes))
+    assert expected.replace("Value error, ", "") in message
+
+
+def test_unknown_source_key_suggests_the_right_one(write_config: ConfigWriter) -> None:
+    """A typo under a source is reported with the key it probably meant."""
+    message = error_for(write_config, with_sources({"ai": {"feed": "x", "wieght": 2}}))
+    assert "sources.ai.wieght: unknown key (did you mean 'weight'?)" in message
+
+
+def test_a_password_in_a_source_url_never_shows(write_config: ConfigWriter, cli) -> None:
+    """Credentials in a source's URL are blanked out in what digestbot prints."""
+    secret = "ghp_s3cretT0ken"
+    write_config(
+        with_sources({"ai": {"git": f"https://bot:{secret}@example.com/ai.git", "timeout": "x"}})
+    )
+    result = cli("check")
+    assert result.code == 1 and "sources.ai.timeout" in result.err
+    assert secret not in result.out + result.err
+    write_config(with_sources({"ai": {"git": f"https://bot:{secret}@example.com/ai.git"}}))
+    result = cli("status")
+    assert "ai (git https://bot:***@example.com/ai.git)" in result.out
+    assert secret not in result.out + result.err

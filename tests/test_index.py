@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from conftest import FIXTURES
 
 from digestbot.errors import DigestbotError
 from digestbot.index import ArticleIndex
-from digestbot.pipeline import Library
+from digestbot.pipeline import Decay, Library
 from digestbot.selection import Rule
 
 HOSTILE = FIXTURES / "hostile"
@@ -138,8 +138,42 @@ def test_a_quick_read_fooled_by_a_multiline_string_is_corrected(
 ) -> None:
     """A quick read fooled by a multi-line string is corrected by the winner's full read."""
     (articles / "trick.md").write_text(TRICK)
-    library = Library(index)
-    assert any(entry.path == "trick.md" and entry.heat == 999999 for entry in library._entries)
+    library = Library([index])
+    quick = library._entries.values()
+    assert any(entry.path == "trick.md" and entry.heat == 999999 for entry in quick)
     [topic] = library.topics(Rule(["AI"], 5), datetime(2020, 6, 1, tzinfo=UTC))
     assert [article.path for article in topic.articles] == ["000_5d341ca81f4b44a3.txt"]
     assert "trick.md" not in {entry.path for entry in index.refresh().entries}
+
+
+def test_a_digest_reads_only_its_sources_and_feed_entries_rank_by_age(
+    articles: Path, tmp_path: Path
+) -> None:
+    """Entries of a feed source rank by age-decayed heat; a digest limited to other sources
+    never sees them."""
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    seed = (articles / "000_5d341ca81f4b44a3.txt").read_text()
+    fresh = seed.replace("integrated-ai-chip", "fresh").replace("Sony’s first", "Fresh")
+    (feed / "entry.md").write_text(fresh.replace("heat: 107", "heat: 100"))
+    published = datetime(2020, 5, 14, 9, 53, tzinfo=UTC)
+    cache = tmp_path / "cache"
+    with (
+        ArticleIndex(articles, cache, source="local") as local,
+        ArticleIndex(feed, cache, source="blog") as blog,
+    ):
+        hot = {"blog": Decay(weight=2.0, half_life=timedelta(hours=1))}
+        library = Library([local, blog], decays=hot)
+
+        def order(now: datetime) -> list[str]:
+            [topic] = library.topics(Rule(["AI"], 5), now)
+            return [article.key for article in topic.articles]
+
+        # 200 an hour after publication beats the seed's 107; 100 later on does not.
+        assert order(published + timedelta(minutes=1)) == [
+            "blog/entry.md",
+            "local/000_5d341ca81f4b44a3.txt",
+        ]
+        assert order(published + timedelta(hours=2))[0] == "local/000_5d341ca81f4b44a3.txt"
+        [only] = library.topics(Rule(["AI"], 5), published, sources=["blog"])
+        assert [article.key for article in only.articles] == ["blog/entry.md"]

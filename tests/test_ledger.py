@@ -246,3 +246,54 @@ def test_reading_never_creates_a_store(database_url: str) -> None:
     found = Ledger.existing(database_url)
     assert found is not None
     found.close()
+
+
+def test_an_article_is_known_by_its_key_when_its_address_and_title_change(ledger: Ledger) -> None:
+    """A channel that had an article (source and path) never gets it again under a new URL
+    and a new title: its plan is refused as taken."""
+    first = ClaimPlan("#ai-news", [{"text": "one"}], [[("https://a.example/1", "t", "ai/a.md")]])
+    claim, _ = ledger.claim("run-1", "#ai-news", "ai", first)
+    ledger.record_part(claim, ["1.1"], None)
+    assert ledger.seen("#ai-news").keys == frozenset({"ai/a.md"})
+    moved = ClaimPlan("#ai-news", [{"text": "two"}], [[("https://b.example/x", "u", "ai/a.md")]])
+    assert ledger.claim("run-2", "#ai-news", "ai", moved) == (None, ClaimResult.TAKEN)
+
+
+def test_a_version_1_store_is_migrated_in_place(database_url: str) -> None:
+    """A ledger written before article keys (schema 1) gains them and keeps every row."""
+    Ledger(database_url).close()
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.begin() as db:  # what digestbot's first release made
+        db.execute(sqlalchemy.text("DROP TABLE sent_articles"))
+        db.execute(
+            sqlalchemy.text(
+                "CREATE TABLE sent_articles (channel VARCHAR(200), key VARCHAR(64), url TEXT, "
+                "title TEXT, run_id VARCHAR(300), sent_at FLOAT, PRIMARY KEY (channel, key))"
+            )
+        )
+        db.execute(
+            sqlalchemy.text(
+                "INSERT INTO sent_articles VALUES ('ai-news', 'k', 'https://a.example/1', "
+                "'first', 'run-0', 1.0)"
+            )
+        )
+        db.execute(schema_version.update().values(version=1))
+    engine.dispose()
+    ledger = Ledger(database_url)
+    try:
+        seen = ledger.seen("#ai-news")
+        assert seen.urls == frozenset({"https://a.example/1"}) and seen.keys == frozenset()
+        claim, _ = ledger.claim("run-1", "#ai-news", "ai", PLAN_WITH_KEYS)
+        ledger.record_part(claim, ["1.1"], None)
+        assert ledger.seen("#ai-news").keys == frozenset({"ai/2.md"})
+        with ledger.engine.connect() as db:
+            assert db.execute(sqlalchemy.select(schema_version.c.version)).scalar() == 2
+    finally:
+        ledger.close()
+
+
+PLAN_WITH_KEYS = ClaimPlan(
+    channel="#ai-news",
+    messages=[{"text": "one"}],
+    articles=[[("https://a.example/2", "second", "ai/2.md")]],
+)

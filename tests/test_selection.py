@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digestbot.articles import Entry
-from digestbot.selection import Rule, Seen, select, title_key
+from digestbot.selection import Rule, Seen, decayed_heat, select, title_key
 
 NOW = datetime(2020, 5, 15, 9, 0, tzinfo=UTC)
 
@@ -114,3 +114,27 @@ def test_seen_articles_are_left_out_before_ranking() -> None:
 def test_title_key() -> None:
     """Title keys fold case and squeeze whitespace."""
     assert title_key("  Hello \t WORLD ") == "hello world"
+
+
+@pytest.mark.parametrize(
+    ("age", "weight", "heat"),
+    [
+        (timedelta(0), 1.0, 100),
+        (timedelta(days=1), 1.0, 50),
+        (timedelta(days=2), 1.0, 25),
+        (timedelta(hours=12), 1.0, 71),
+        (timedelta(days=1), 2.0, 100),
+        (-timedelta(hours=3), 1.0, 100),  # published "in the future": fresh, not hotter
+    ],
+)
+def test_a_feed_entry_heat_halves_every_half_life(age: timedelta, weight: float, heat: int) -> None:
+    """round(100 * weight * 0.5 ** (age / half_life)): a fresh entry scores 100."""
+    assert decayed_heat(NOW - age, NOW, weight, timedelta(days=1)) == heat
+
+
+def test_an_article_the_channel_had_is_left_out_by_its_key() -> None:
+    """An article the channel had under another address and title is still left out."""
+    moved = entry("a.md", url="https://new.example/a", title="A New Title", source="ai")
+    seen = Seen(keys=frozenset({"ai/a.md"}))
+    assert select([moved], Rule(["AI"], 5, seen=seen), NOW) == []
+    assert select([moved], Rule(["AI"], 5), NOW) != []

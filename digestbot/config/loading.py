@@ -1,0 +1,96 @@
+"""Reading the config file: YAML in, a validated `Config` out, folders made absolute.
+
+Errors name the file and the key (`digests.ai-daily.schedule`), and say what to write.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_settings import YamlConfigSettingsSource
+
+from digestbot import logs
+from digestbot.config.models import (
+    MISSING_ARTICLES,
+    Config,
+    DigestConfig,
+    SlashConfig,
+    SourceConfig,
+)
+from digestbot.config.settings import DEFAULT_CONFIG
+from digestbot.errors import ConfigError
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file; errors name the file and the key."""
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: config file not found (set DIGESTBOT_CONFIG or create {DEFAULT_CONFIG})"
+        )
+    data = _read_yaml(path)
+    try:
+        config = Config(**data)
+    except ValidationError as error:
+        problems = [_describe_one(err) for err in error.errors(include_input=False)]
+        if "articles" not in data and not data.get("sources"):
+            # Said by a check across keys, which pydantic skips once a key has failed.
+            problems.insert(0, MISSING_ARTICLES)
+        raise ConfigError(f"{path}: {'; '.join(dict.fromkeys(problems))}") from None
+    logs.add_secrets(config.secrets())
+    return _resolve_folders(config, path.parent)
+
+
+def _resolve_folders(config: Config, base: Path) -> Config:
+    """Folders relative to the config file, made absolute (git's `folder` is in the repo)."""
+    articles = config.articles
+    if articles is not None and not articles.is_absolute():
+        articles = (base / articles).resolve()
+    sources = {
+        name: source.model_copy(update={"folder": str((base / source.folder).resolve())})
+        if source.kind == "folder" and source.folder is not None
+        else source
+        for name, source in config.sources.items()
+    }
+    return config.model_copy(update={"articles": articles, "sources": sources})
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = YamlConfigSettingsSource(Config, yaml_file=path)()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except (ValueError, UnicodeDecodeError, OSError) as error:
+        raise ConfigError(f"{path}: cannot be read as a config mapping: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of keys")
+    return data
+
+
+def _describe_one(err: Any) -> str:
+    loc = [str(part) for part in err["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"{key}: unknown key{_suggestion(loc)}"
+    if err["type"] == "missing":
+        return f"{key}: required key is missing"
+    message = err["msg"].removeprefix("Value error, ")
+    if not loc:  # checks across keys name their key in the message
+        return message
+    return f"{key}: {message}"
+
+
+def _suggestion(loc: list[str]) -> str:
+    nested = {"digests": DigestConfig, "sources": SourceConfig}
+    if len(loc) == 3 and loc[0] in nested:
+        fields = nested[loc[0]].model_fields
+    else:
+        fields = SlashConfig.model_fields if loc[:1] == ["slash"] else Config.model_fields
+    close = difflib.get_close_matches(loc[-1], [f for f in fields if f != "name"], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

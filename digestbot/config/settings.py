@@ -1,0 +1,94 @@
+"""What digestbot reads from the environment (`Settings`): the only reader of the environment.
+
+Errors name the variable and never show a secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from digestbot.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/digestbot.yaml")
+DEFAULT_DATABASE_URL = "sqlite:///digestbot.db"
+
+
+class Settings(BaseSettings):
+    """What digestbot reads from the environment."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+
+    config_path: Path = Field(DEFAULT_CONFIG, validation_alias="DIGESTBOT_CONFIG")
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DIGESTBOT_DATABASE_URL", "DATABASE_URL"),
+    )
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    port: int | None = Field(None, validation_alias="PORT", ge=1, le=65535)
+    cache_home: Path | None = Field(None, validation_alias="XDG_CACHE_HOME")
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token")
+    @classmethod
+    def _clean_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        # Secrets mounted from files often end in a newline, which HTTP headers refuse.
+        if secret is None:
+            return None
+        value = secret.get_secret_value().strip()
+        if not value or any(char.isspace() or not char.isprintable() for char in value):
+            raise ValueError("must be one word without spaces or control characters")
+        return SecretStr(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlalchemy_url(cls, url: str) -> str:
+        # Heroku hands out postgres://, which SQLAlchemy 2 rejects; plain postgresql:// would
+        # pick psycopg2, but the [postgres] extra installs psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so that logs can blank them out."""
+        values = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+        return [value.get_secret_value() for value in values if value is not None]
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The state store's file, when it is SQLite on disk."""
+        prefix = "sqlite:///"
+        path = self.database_url[len(prefix) :].split("?")[0]
+        if not self.database_url.startswith(prefix) or path in ("", ":memory:"):
+            return None
+        return Path(path)
+
+    @property
+    def cache_dir(self) -> Path:
+        return (self.cache_home or Path.home() / ".cache") / "digestbot"
+
+
+def load_settings() -> Settings:
+    """Read the environment; a bad value is a ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{_env_name(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in error.errors(include_input=False)
+        )
+        raise ConfigError(f"environment: {problems}") from None
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    field = Settings.model_fields.get(str(loc[0])) if loc else None
+    alias = field.validation_alias if field else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return str(alias or (loc[0] if loc else "?"))

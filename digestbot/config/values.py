@@ -1,0 +1,102 @@
+"""The values a config file holds, checked one at a time: durations, timezones, schedules,
+names and URLs that may carry a password."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta, tzinfo
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field
+
+from digestbot import crontab
+from digestbot.logs import REDACTED
+
+_DURATION = re.compile(r"(\d+)\s*(w|d|h|m|s)")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#\s]*)@")
+
+
+def parse_duration(value: object) -> timedelta:
+    """'2d', '36h', '1h30m', '1w' -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().lower()
+    if not text or _DURATION.sub("", text).strip():
+        raise ValueError(f"{value!r} is not a duration; write it like 2d, 36h, 90m or 1h30m")
+    parts: dict[str, int] = {}
+    for amount, unit in _DURATION.findall(text):
+        parts[_UNITS[unit]] = parts.get(_UNITS[unit], 0) + int(amount)
+    return timedelta(**parts)
+
+
+def timezone(name: str) -> tzinfo:
+    """The IANA timezone called `name`, or a ValueError that says what to write."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r}; use an IANA name such as Europe/Berlin or UTC"
+        ) from None
+
+
+def _check_timezone(name: str | None) -> str | None:
+    if name is not None:
+        timezone(name)
+    return name
+
+
+def _check_schedule(expression: str | None) -> str | None:
+    if expression is None:
+        return None
+    try:
+        crontab.parse(str(expression))
+    except crontab.CrontabError as error:
+        raise ValueError(f"{expression!r}: {error}") from None
+    return " ".join(str(expression).split())
+
+
+def _check_names(values: list[str]) -> list[str]:
+    cleaned = [value.strip() for value in values]
+    if not all(cleaned):
+        raise ValueError("an entry is empty")
+    return cleaned
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+TimezoneName = Annotated[str | None, BeforeValidator(_check_timezone)]
+Schedule = Annotated[str | None, BeforeValidator(_check_schedule)]
+Names = Annotated[list[str], Field(min_length=1), BeforeValidator(_check_names)]
+
+
+def repository_folder(folder: str | None) -> str:
+    """A git source's `folder` as a relative path inside the repository ("" for all of it)."""
+    cleaned = (folder or "").strip("/")
+    parts = cleaned.split("/") if cleaned else []
+    if any(part in ("", ".", "..", ".git") for part in parts) or "\\" in cleaned:
+        raise ValueError(f"{folder!r} is not a folder inside a repository (like `_news`)")
+    return cleaned
+
+
+def redact_url(text: str) -> str:
+    """`text` (a URL, or a message quoting URLs) without their credentials: `user:***@` for a
+    password, `***@` for a token standing alone."""
+    return _CREDENTIALS.sub(_redacted, text)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The password, or the token standing alone, written into a URL's credentials, so that
+    logs blank them out wherever they appear."""
+    secrets = []
+    for _, userinfo in _CREDENTIALS.findall(url):
+        user, colon, password = userinfo.partition(":")
+        secret = password if colon else user
+        if secret:
+            secrets.append(secret)
+    return secrets
+
+
+def _redacted(match: re.Match[str]) -> str:
+    user, colon, _ = match.group(2).partition(":")
+    return f"{match.group(1)}{user}:{REDACTED}@" if colon else f"{match.group(1)}{REDACTED}@"
