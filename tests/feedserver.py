@@ -23,8 +23,9 @@ from __future__ import annotations
 import gzip
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import Message
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -249,3 +250,37 @@ def _not_modified(route: Route, headers: Message) -> bool:
         return parsedate_to_datetime(route.last_modified) <= parsedate_to_datetime(since)
     except (TypeError, ValueError):
         return False
+
+
+def rss(
+    *items: tuple[str, str, str],
+    title: str = "Blog",
+    published: datetime = datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+) -> str:
+    """An RSS 2.0 feed of (guid, title, link) items, published an hour before `published`."""
+    date = format_datetime(published - timedelta(hours=1), usegmt=True)
+    entries = "".join(
+        f"<item><guid>{guid}</guid><title>{name}</title><link>{link}</link>"
+        f"<description>About {name}.</description><category>Diablo 4</category>"
+        f"<pubDate>{date}</pubDate></item>"
+        for guid, name, link in items
+    )
+    channel = f"<channel><title>{title}</title>{entries}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
+
+
+def atom(
+    *items: tuple[str, str, str], published: datetime = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+) -> str:
+    """An Atom 1.0 feed of (id, title, link) entries, updated half an hour before `published`."""
+    date = (published - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entries = "".join(
+        f'<entry><id>{ident}</id><title>{name}</title><link href="{link}"/>'
+        f"<summary>&lt;p&gt;About {name}.&lt;/p&gt;</summary>"
+        f'<category term="Diablo 4"/><updated>{date}</updated></entry>'
+        for ident, name, link in items
+    )
+    return (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>News</title>'
+        f"<id>urn:news</id><updated>2026-03-02T08:30:00Z</updated>{entries}</feed>"
+    )
