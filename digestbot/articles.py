@@ -8,6 +8,7 @@ what a digest shows. Both raise `ArticleError` naming the file and the reason.
 from __future__ import annotations
 
 import html
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,10 +19,12 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic import ValidationError as _ValidationError
 
+from digestbot.config.values import DEFAULT_FRONT_MATTER_LIMIT
 from digestbot.errors import ArticleError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOM = b"\xef\xbb\xbf"
+_FENCES = 16  # room past the limit for a BOM and the closing line
 _CLOSING = re.compile(rb"\n(?:---|\.\.\.)[ \t]*(?:\n|$)")
 # A top-level key starts a line at column 0; the literal "\n" lets `re` skip ahead quickly.
 _TOP_KEY = re.compile(rb"\n([A-Za-z_][\w-]*)[ \t]*:")
@@ -30,7 +33,16 @@ _UNUSUAL = re.compile(rb"\n[\"'{\[?&*!|>%]")
 _RANKING_KEYS = frozenset(
     b"title webUrl originalUrl heat quality published removed publishedDateTime topics".split()
 )
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# Zero-width characters, and control characters (escape sequences would reach a terminal or
+# Slack as such): whitespace among them is squeezed to a space instead.
+_INVISIBLE = dict.fromkeys(
+    [
+        *map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"),
+        *(code for code in range(0x20) if chr(code) not in "\t\n\v\f\r"),
+        *range(0x7F, 0xA0),
+    ]
+)
+MAX_FRONT_MATTER = DEFAULT_FRONT_MATTER_LIMIT  # bytes read at most (config: max_front_matter)
 _SPACES = re.compile(r"\s+")
 # A digest shows at most three related links; feeds carry up to 179 per article.
 RELATED_KEPT = 3
@@ -163,9 +175,9 @@ def clean_url(url: str | None) -> str:
     return (url or "").translate(_INVISIBLE).strip()
 
 
-def read_entry(path: Path, name: str) -> Entry:
+def read_entry(path: Path, name: str, limit: int = MAX_FRONT_MATTER) -> Entry:
     """The ranking fields of one file, parsing as little YAML as it safely can."""
-    front = _front_matter(_read_bytes(path, name), name)
+    front = _front_matter(*_read_prefix(path, name, limit), name, limit)
     light = _ranking_yaml(front)
     try:
         return _entry(name, _validate(RankingFields, _load_yaml(light or front, name), name))
@@ -174,22 +186,26 @@ def read_entry(path: Path, name: str) -> Entry:
         return _entry(name, _validate(RankingFields, _load_yaml(front, name), name))
 
 
-def read_article(path: Path, name: str) -> tuple[Entry, Article]:
+def read_article(path: Path, name: str, limit: int = MAX_FRONT_MATTER) -> tuple[Entry, Article]:
     """Parse and validate the whole front matter of one file."""
-    data = _load_yaml(_front_matter(_read_bytes(path, name), name), name)
+    data = _load_yaml(_front_matter(*_read_prefix(path, name, limit), name, limit), name)
     parsed = _validate(ArticleFile, data, name)
     entry = _entry(name, parsed)
     return entry, _article(entry, parsed)
 
 
-def _read_bytes(path: Path, name: str) -> bytes:
+def _read_prefix(path: Path, name: str, limit: int) -> tuple[bytes, int]:
+    """The start of a file, as much as its front matter may take (never the whole of a huge
+    one: its body is not read, and a front matter larger than `limit` is refused), and the
+    file's size."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as file:
+            return file.read(limit + _FENCES), os.fstat(file.fileno()).st_size
     except OSError as error:
         raise ArticleError(name, f"cannot be read ({error.strerror or error})") from None
 
 
-def _front_matter(data: bytes, name: str) -> bytes:
+def _front_matter(data: bytes, size: int, name: str, limit: int) -> bytes:
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     if b"\r" in data:
@@ -197,9 +213,19 @@ def _front_matter(data: bytes, name: str) -> bytes:
     if not data.startswith(b"---\n"):
         raise ArticleError(name, "no front matter (the file must start with a line '---')")
     closing = _CLOSING.search(data, 3)
+    if closing is None and len(data) > limit:
+        raise ArticleError(
+            name, f"front matter larger than {_size(limit)} (the file is {_size(size)}): skipped"
+        )
     if closing is None:
         raise ArticleError(name, "the front matter is never closed with a line '---'")
     return data[3 : closing.start() + 1]
+
+
+def _size(count: int) -> str:
+    if count >= 1024**3:
+        return f"{count / 1024**3:.1f} GB"
+    return f"{count / 1024**2:.1f} MB" if count >= 1024**2 else f"{count / 1024:.0f} KB"
 
 
 def _ranking_yaml(front: bytes) -> bytes | None:

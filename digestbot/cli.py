@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -60,11 +61,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     Example: digestbot check
     """
     config = _config(args)
-    print(f"{args.settings.config_path}: valid, {len(config.digests)} digest(s)")
+    terminal.say(f"{args.settings.config_path}: valid, {len(config.digests)} digest(s)")
     for digest in config.digests.values():
         when = digest.schedule or "by hand only"
         zone = digest.timezone or config.timezone
-        print(
+        terminal.say(
             f"  {digest.name}: {', '.join(digest.topics)} -> {', '.join(digest.channels)}"
             f" ({when}, {zone})" + (f" from {', '.join(digest.sources)}" if digest.sources else "")
         )
@@ -74,7 +75,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     finally:
         service.close()
     for source in verified:
-        print(terminal.checked(config.all_sources[source.source], source))
+        terminal.say(terminal.checked(config.all_sources[source.source], source))
         terminal.print_skipped(source.skipped, limit=None)
     return 0
 
@@ -99,7 +100,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         service.close()
     now = time.time()
     for result in results:
-        print(terminal.refreshed(config, result, now))
+        terminal.say(terminal.refreshed(config, result, now))
     return 1 if any(result.error for result in results) else 0
 
 
@@ -151,7 +152,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     finally:
         service.close()
     for outcome in delivery.outcomes:
-        print(outcome)
+        terminal.say(str(outcome))
     terminal.print_failed_sources(config, delivery.failed_sources)
     terminal.print_skipped(delivery.skipped, limit=SKIPPED_SHOWN)
     return 0 if all(outcome.ok for outcome in delivery.outcomes) else 1
@@ -186,7 +187,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     if digest.schedule is None:
         raise DigestbotError(f"{digest.name} has no schedule: it is only sent by hand")
     for moment in status.next_runs(config, digest, _as_of(config, args.as_of), args.count):
-        print(moment.isoformat())
+        terminal.say(moment.isoformat())
     return 0
 
 
@@ -211,15 +212,15 @@ def cmd_status(args: argparse.Namespace) -> int:
             when = f"next {upcoming} ({schedule}, {digest.zone})"
         else:
             when = "sent by hand only"
-        print(f"{digest.digest.name}: {when}")
+        terminal.say(f"{digest.digest.name}: {when}")
         for channel in digest.channels:
             last = terminal.last_delivery(channel.last) if channel.last else "never delivered"
-            print(f"  {channel.channel}: {last}")
-    print("sources:")
+            terminal.say(f"  {channel.channel}: {last}")
+    terminal.say("sources:")
     now = time.time()
     for source in sources:
         state = terminal.source_state(source, now)
-        print(f"  {source.name} ({source.kind} {source.location}): {state}")
+        terminal.say(f"  {source.name} ({source.kind} {source.location}): {state}")
     return 0
 
 
@@ -349,9 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.setup(level, args.settings.secrets())
         return args.handler(args)
     except DigestbotError as error:
-        if args.debug:
-            raise
-        print(logs.redact(f"error: {error}"), file=sys.stderr)
+        _say_error(f"error: {error}", args.debug)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -359,8 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes it at exit
         return 0
     except Exception as error:  # a bug: say so in one line; --debug shows the traceback
-        if args.debug:
-            raise
-        message = f"error: unexpected {type(error).__name__}: {error} (--debug shows where)"
-        print(logs.redact(message), file=sys.stderr)
+        hint = "" if args.debug else " (--debug shows where)"
+        _say_error(f"error: unexpected {type(error).__name__}: {error}{hint}", args.debug)
         return 2
+
+
+def _say_error(message: str, debug: bool) -> None:
+    """One line on stderr, after the traceback with --debug; no secret in either."""
+    if debug:
+        print(logs.redact(traceback.format_exc()), file=sys.stderr, end="")
+    print(logs.one_line(logs.redact(message)), file=sys.stderr)

@@ -4,15 +4,24 @@ Routes: `GET /healthz` (the bot's health) and every `/slack/*` path to Bolt's WS
 (`POST /slack/events` for the /digest command; Bolt's OAuth paths live there too). waitress is
 a production server in pure Python: a thread for its loop and a small pool of workers, which
 run beside the scheduler in the same process.
+
+Facing the internet, it is bounded before anything is read: a body over `MAX_BODY` gets 413
+from waitress itself, a POST without a length 411, a body that is not what it claims (not
+UTF-8, broken JSON or `payload=`) 400 with one log line; idle and half-sent connections are
+dropped after `IDLE_SECONDS`, and up to `connection_limit()` connections are served at once,
+so that slow clients never keep /healthz from answering.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import resource
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -25,10 +34,29 @@ HEALTH_PATH = "/healthz"
 SLACK_PREFIX = "/slack/"
 EVENTS_PATH = "/slack/events"
 THREADS = 8
+MAX_BODY = 64 * 1024  # Slack's requests are a few KB; anything larger is not from Slack
+IDLE_SECONDS = 10  # a connection that sends nothing (or half a request) for this long is closed
+MAX_CONNECTIONS = 1000
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 StartResponse = Callable[..., Any]
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def connection_limit() -> int:
+    """As many connections as the file descriptors allow, leaving some for everything else."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, soft - 64))
 
 
 class FrontDoor:
@@ -40,7 +68,16 @@ class FrontDoor:
         self.health = health
         self.slack = SlackRequestHandler(slack, path=EVENTS_PATH) if slack else None
         self.server = create_server(
-            self.wsgi, host=host, port=port, threads=THREADS, ident="digestbot"
+            self.wsgi,
+            host=host,
+            port=port,
+            threads=THREADS,
+            ident="digestbot",
+            max_request_body_size=MAX_BODY,
+            channel_timeout=IDLE_SECONDS,
+            cleanup_interval=max(1, IDLE_SECONDS // 2),
+            connection_limit=connection_limit(),
+            expose_tracebacks=False,
         )
         self.thread = threading.Thread(target=self.server.run, name="front-door", daemon=True)
 
@@ -67,8 +104,51 @@ class FrontDoor:
             alive, body = self.health()
             return _json(start_response, 200 if alive else 503, body)
         if path.startswith(SLACK_PREFIX) and self.slack is not None:
-            return self.slack(environ, start_response)
+            return self._to_slack(environ, start_response)
         return _json(start_response, 404, {"error": "not found"})
+
+    def _to_slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Bolt's handler, for requests whose body is what it says it is."""
+        assert self.slack is not None
+        if environ.get("REQUEST_METHOD") == "POST":
+            problem = _body_problem(environ)
+            if problem is not None:
+                status, reason = problem
+                log.warning("request refused path=%s status=%d reason=%s", _path(environ), *problem)
+                return _json(start_response, status, {"error": reason})
+        try:
+            return self.slack(environ, start_response)
+        except Exception as error:  # a bug or a request Bolt chokes on: one line, no traceback
+            log.error("request failed path=%s error=%s", _path(environ), type(error).__name__)
+            return _json(start_response, 500, {"error": "internal error"})
+
+
+def _body_problem(environ: dict[str, Any]) -> tuple[int, str] | None:
+    """Why a POST body cannot be handed to Bolt (None: it can), after reading it whole (waitress
+    has already refused one over MAX_BODY); the body is put back for Bolt to read."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if not length.isdigit():
+        return 411, "a Content-Length is required"
+    raw = environ["wsgi.input"].read(int(length))
+    environ["wsgi.input"] = io.BytesIO(raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "the body is not UTF-8"
+    kind = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+    try:
+        if kind == "application/json":
+            json.loads(text)
+        else:
+            for payload in parse_qs(text).get("payload", []):
+                json.loads(payload)
+    except ValueError:
+        return 400, "the body's JSON is malformed"
+    return None
+
+
+def _path(environ: dict[str, Any]) -> str:
+    return str(environ.get("PATH_INFO", ""))[:100]
 
 
 def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:

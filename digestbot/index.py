@@ -19,7 +19,14 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digestbot.articles import Article, Entry, Related, read_article, read_entry
+from digestbot.articles import (
+    MAX_FRONT_MATTER,
+    Article,
+    Entry,
+    Related,
+    read_article,
+    read_entry,
+)
 from digestbot.errors import ArticleError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -27,6 +34,7 @@ log = logging.getLogger(__name__)
 FORMAT = "4"
 SUFFIXES = (".md", ".txt")
 Progress = Callable[[int, int], None]
+Stamp = tuple[int, int]  # a file's size and mtime: a file whose stamp is unchanged is not read
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,7 +79,13 @@ class ArticleIndex:
     """The persistent index of one articles folder."""
 
     def __init__(
-        self, root: Path, cache_dir: Path, *, source: str = "", key: str | None = None
+        self,
+        root: Path,
+        cache_dir: Path,
+        *,
+        source: str = "",
+        key: str | None = None,
+        limit: int = MAX_FRONT_MATTER,
     ) -> None:
         """The index of `root`, for the source called `source`. `key` names the index file
         when the folder moves from copy to copy (a source's snapshots); else the folder does."""
@@ -82,6 +96,7 @@ class ArticleIndex:
             )
         self.root = root
         self.source = source
+        self.limit = limit
         name = hashlib.sha1((key or str(root.resolve())).encode()).hexdigest()[:16]
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -118,13 +133,14 @@ class ArticleIndex:
             path: (size, mtime)
             for path, size, mtime in self._db.execute("SELECT path, size, mtime_ns FROM articles")
         }
-        files = dict(self._scan())
+        found = {path: (stamp, problem) for path, stamp, problem in self._scan()}
+        files = {path: stamp for path, (stamp, _) in found.items()}
         changed = [path for path, stamp in files.items() if known.get(path) != stamp]
         gone = [(path,) for path in known.keys() - files.keys()]
         with self._db:
             self._db.executemany("DELETE FROM articles WHERE path = ?", gone)
             for done, path in enumerate(changed, 1):
-                self._index_file(path, files[path])
+                self._index_file(path, *found[path])
                 if progress:
                     progress(done, len(changed))
         if changed or gone:
@@ -133,9 +149,15 @@ class ArticleIndex:
             )
         return Snapshot(self._entries(), self.skipped(), len(files), len(changed))
 
-    def _scan(self) -> Iterator[tuple[str, tuple[int, int]]]:
+    def _scan(self) -> Iterator[tuple[str, tuple[int, int], str | None]]:
+        """Every article file under the root: (name, (size, mtime), why it cannot be read).
+
+        Links are never followed into folders (two links to `.` would make the walk endless)
+        nor out of the root (a link to a folder elsewhere would add its files to a digest).
+        """
         # Plain strings, not Path objects: this runs for every file on every digest.
         root = str(self.root)
+        inside = os.path.realpath(root) + os.sep
         stack = [root]
         while stack:
             folder = stack.pop()
@@ -144,18 +166,22 @@ class ArticleIndex:
                     for item in items:
                         if item.name.startswith("."):
                             continue
-                        if item.is_dir():
+                        name = item.path[len(root) + 1 :].replace(os.sep, "/")
+                        if item.is_dir(follow_symlinks=False):
                             stack.append(item.path)
+                        elif item.is_symlink():
+                            yield from _link(item, name, inside)
                         elif item.name.endswith(SUFFIXES) and item.is_file():
                             stat = item.stat()
-                            name = item.path[len(root) + 1 :].replace(os.sep, "/")
-                            yield name, (stat.st_size, stat.st_mtime_ns)
+                            yield name, (stat.st_size, stat.st_mtime_ns), None
             except OSError as error:
                 log.warning("folder unreadable path=%s error=%s", folder, error.strerror)
 
-    def _index_file(self, path: str, stamp: tuple[int, int]) -> None:
+    def _index_file(self, path: str, stamp: tuple[int, int], problem: str | None) -> None:
         try:
-            entry = read_entry(self.root / path, path)
+            if problem is not None:
+                raise ArticleError(path, problem)
+            entry = read_entry(self.root / path, path, self.limit)
         except ArticleError as error:
             row: tuple[object, ...] = (path, *stamp, error.reason) + (None,) * 9
         else:
@@ -211,7 +237,7 @@ class ArticleIndex:
         return self.skipped()
 
     def _parse_fully(self, path: str) -> tuple[Entry, Article]:
-        entry, article = read_article(self.root / path, path)
+        entry, article = read_article(self.root / path, path, self.limit)
         entry, article = replace(entry, source=self.source), replace(article, source=self.source)
         with self._db:
             self._db.execute(
@@ -226,6 +252,19 @@ class ArticleIndex:
             self._db.execute(
                 "UPDATE articles SET error = ?, display = NULL WHERE path = ?", (reason, path)
             )
+
+
+def _link(item: os.DirEntry[str], name: str, inside: str) -> Iterator[tuple[str, Stamp, str]]:
+    """A symbolic link found in the walk: never an article, always said why."""
+    stat = item.stat(follow_symlinks=False)
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    if item.is_dir():
+        yield name, stamp, "a link to a folder: links to folders are not followed"
+    elif not os.path.realpath(item.path).startswith(inside):
+        yield name, stamp, "a link to a file outside the articles folder: not read"
+    elif item.name.endswith(SUFFIXES) and item.is_file():
+        target = item.stat()  # inside: read as the file it points to
+        yield name, (target.st_size, target.st_mtime_ns), None
 
 
 def _entry_row(entry: Entry) -> tuple[object, ...]:

@@ -144,7 +144,8 @@ class DigestService:
         # A source's copies move from snapshot to snapshot: its index is named for the source.
         folder_source = self.config.all_sources[name].kind == "folder"
         key = None if folder_source else str(self.sources.home(name))
-        return ArticleIndex(copy.folder, self.settings.cache_dir, source=name, key=key)
+        limit = self.config.max_front_matter
+        return ArticleIndex(copy.folder, self.settings.cache_dir, source=name, key=key, limit=limit)
 
     def seen(self, force: bool = False) -> SeenLookup | None:
         """What each channel already had (None: nothing to leave out)."""

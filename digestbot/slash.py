@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -26,7 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from digestbot import status
-from digestbot.compose import escape
+from digestbot.compose import escape, shorten
 from digestbot.config import Config, DigestConfig, Settings
 from digestbot.errors import ConfigError, DigestbotError
 from digestbot.runs import Outcome, Run, Status
@@ -38,6 +39,8 @@ USAGE = (
     "`/digest` lists the digests · `/digest NAME` posts one here now · "
     "`/digest NAME preview` shows it only to you"
 )
+SLACK_HOOKS = "hooks.slack.com"
+ECHO_MAX = 80  # characters of what someone typed that an answer quotes back
 Answer = dict[str, Any]
 
 
@@ -70,6 +73,9 @@ def create_app(service: DigestService) -> App:
             signing_secret=secret.get_secret_value() if secret else "",
             request_verification_enabled=secret is not None,
             process_before_response=False,
+            # Bolt's loggers copy the root's level unless given a base: this one's (WARNING
+            # unless debugging) keeps a request's details out of the log.
+            logger=logging.getLogger("slack_bolt"),
         )
     except BoltError as error:
         raise DigestbotError(f"the Slack app cannot start: {error}") from None
@@ -79,6 +85,11 @@ def create_app(service: DigestService) -> App:
         ack: Callable[..., None], command: dict[str, Any], respond: Callable[..., Any]
     ) -> None:
         ack()  # first: Slack gives up after 3 seconds; building and posting come after
+        where = str(command.get("response_url") or "")
+        if not replies_go_to_slack(where, settings.slack_api_url):
+            host = urlsplit(where).netloc[:100]
+            log.warning("slash command ignored: its response_url is not Slack's host=%s", host)
+            return
         for answer in answers(service, command):
             respond(response_type="ephemeral", **answer)
 
@@ -93,6 +104,19 @@ class _SameToken(logging.Filter):
 _SAME_TOKEN = _SameToken()
 
 
+def replies_go_to_slack(response_url: str, api_url: str) -> bool:
+    """Whether a command's answers would go to Slack (hooks.slack.com over https, or the
+    host of SLACK_API_URL when it points elsewhere, as in tests), not to a stranger."""
+    try:
+        target, api = urlsplit(response_url), urlsplit(api_url)
+    except ValueError:
+        return False
+    allowed = {("https", SLACK_HOOKS)}
+    if api.hostname not in (None, "slack.com"):
+        allowed.add((api.scheme, api.netloc))
+    return (target.scheme, target.netloc) in allowed
+
+
 def answers(service: DigestService, command: dict[str, Any]) -> list[Answer]:
     """What to tell the person who typed the command (never nothing)."""
     words = (command.get("text") or "").split()
@@ -104,18 +128,23 @@ def answers(service: DigestService, command: dict[str, Any]) -> list[Answer]:
         digest = service.config.digests.get(words[0])
         if digest is None:
             known = ", ".join(f"`{name}`" for name in service.config.digests) or "none"
-            unknown = f"There is no digest called `{escape(words[0])}`. Digests: {known}."
+            unknown = f"There is no digest called `{_echo(words[0])}`. Digests: {known}."
             return [{"text": f"{unknown}\n{USAGE}"}]
         if words[1:] == ["preview"]:
             return _preview(service, digest, command)
         if words[1:]:
-            return [{"text": f"I did not understand `{escape(' '.join(words[1:]))}`.\n{USAGE}"}]
+            return [{"text": f"I did not understand `{_echo(' '.join(words[1:]))}`.\n{USAGE}"}]
         return [_post(service, digest, command)]
     except DigestbotError as error:
         return [{"text": f"Sorry, that did not work: {escape(str(error))}"}]
     except Exception:
         log.exception("slash command failed text=%r", command.get("text"))
         return [{"text": "Sorry, something went wrong inside digestbot; the logs say more."}]
+
+
+def _echo(text: str) -> str:
+    """What someone typed, quoted back: escaped, and short whatever they sent."""
+    return escape(shorten(text, ECHO_MAX))
 
 
 def _list(service: DigestService) -> Answer:

@@ -111,10 +111,17 @@ def open_existing(url: str) -> Engine | None:
 def _connect(url: str) -> Engine:
     try:
         return _engine(url)
-    except (SQLAlchemyError, ImportError) as error:
+    except ImportError as error:
         raise LedgerError(
-            f"DIGESTBOT_DATABASE_URL is not a usable database URL ({brief(error)}); "
-            "PostgreSQL needs `pip install 'digestbot[postgres]'`"
+            f"DIGESTBOT_DATABASE_URL needs a database driver that is not installed "
+            f"({error.name or 'unknown'}); PostgreSQL needs `pip install 'digestbot[postgres]'`"
+        ) from None
+    except (SQLAlchemyError, ValueError, TypeError):
+        # The parser's words quote the URL, password and all: say what to fix instead.
+        raise LedgerError(
+            "DIGESTBOT_DATABASE_URL (or DATABASE_URL) is not a valid database URL: write it like "
+            "postgresql://user:password@host:5432/name, with @ : / in the password written "
+            "%40 %3A %2F"
         ) from None
 
 

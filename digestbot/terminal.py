@@ -1,5 +1,7 @@
 """How results read on a terminal: digests as text, one line per channel, source or skipped
-file, and a progress bar. The CLI prints what these functions return."""
+file, and a progress bar. The CLI prints what these functions return, through `say`: names,
+reasons and article text never carry a control character to the terminal (no escape sequence
+runs, no file name starts a line of its own)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from digestbot.compose import builder_url, render_text
+from digestbot.logs import one_line, redact
 
 if TYPE_CHECKING:
     from digestbot.config import Config, SourceConfig
@@ -38,6 +41,12 @@ class ProgressBar:
         end = "\n" if done == total else ""
         self.stream.write(f"\r{self.label} [{bar}] {done}/{total}{end}")
         self.stream.flush()
+
+
+def say(line: str, *, err: bool = False) -> None:
+    """Print one line (stderr with `err`), every control character in it escaped and every
+    secret blanked out."""
+    print(one_line(redact(line)), file=sys.stderr if err else sys.stdout)
 
 
 def checked(source: SourceConfig, verified: Verified) -> str:
@@ -83,7 +92,7 @@ def print_failed_sources(config: Config, failed: Sequence[Refreshed]) -> None:
     """Warn that these sources' copies may be old: their refresh failed before this run."""
     now = time.time()
     for result in failed:
-        print(f"warning: source {refreshed(config, result, now)}", file=sys.stderr)
+        say(f"warning: source {refreshed(config, result, now)}", err=True)
 
 
 def refreshed(config: Config, result: Refreshed, now: float) -> str:
@@ -119,14 +128,17 @@ def print_plans(plans: Sequence[ChannelPlan]) -> None:
     for channel_plan in plans:
         name, channel = channel_plan.digest.name, channel_plan.channel
         if not channel_plan.messages:
-            print(f"── {name} → {channel}: nothing to post\n")
+            say(f"── {name} → {channel}: nothing to post")
+            print()
             continue
         count = len(channel_plan.messages)
         for number, message in enumerate(channel_plan.messages, 1):
             where = " (thread reply)" if message.thread else ""
-            print(f"── {name} → {channel} · message {number} of {count}{where} ──")
-            print(render_text(message))
-            print(f"Block Kit Builder: {builder_url(message)}\n")
+            say(f"── {name} → {channel} · message {number} of {count}{where} ──")
+            for line in render_text(message).split("\n"):  # its own lines; their text escaped
+                say(line)
+            say(f"Block Kit Builder: {builder_url(message)}")
+            print()
 
 
 def print_skipped(skipped: Sequence[Skipped], limit: int | None) -> None:
@@ -134,7 +146,7 @@ def print_skipped(skipped: Sequence[Skipped], limit: int | None) -> None:
     several = len({item.source for item in skipped}) > 1
     for item in shown:
         where = f"{item.source}: {item.path}" if several else item.path
-        print(f"warning: skipped {where}: {item.reason}", file=sys.stderr)
+        say(f"warning: skipped {where}: {item.reason}", err=True)
     if len(skipped) > len(shown):
         more = len(skipped) - len(shown)
-        print(f"warning: {more} more files skipped; `digestbot check` lists them", file=sys.stderr)
+        say(f"warning: {more} more files skipped; `digestbot check` lists them", err=True)

@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digestbot.config.values import (
+    DEFAULT_FRONT_MATTER_LIMIT,
     Duration,
     Names,
     Schedule,
+    Size,
     TimezoneName,
     redact_url,
     repository_folder,
@@ -129,6 +131,7 @@ class Config(BaseSettings):
 
     articles: Path | None = None
     sources: dict[str, SourceConfig] = {}
+    max_front_matter: Size = DEFAULT_FRONT_MATTER_LIMIT
     timezone: str = "UTC"
     digests: dict[str, DigestConfig]
     slash: SlashConfig = SlashConfig()

@@ -5,6 +5,7 @@ Errors name the variable and never show a secret.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from digestbot.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/digestbot.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///digestbot.db"
+# scheme://user:PASSWORD@host...: up to the last @, since a careless password holds @ or :.
+_PASSWORD = re.compile(r"^[^:/]+://[^:/@]*:(.*)@[^@]*$")
 
 
 class Settings(BaseSettings):
@@ -56,9 +59,17 @@ class Settings(BaseSettings):
         return url
 
     def secrets(self) -> list[str]:
-        """Every secret value, so that logs can blank them out."""
+        """Every secret value, so that logs can blank them out: the tokens, the signing
+        secret, and the database URL's password (with its pieces, should a parser split it
+        at a raw @ or :)."""
         values = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
-        return [value.get_secret_value() for value in values if value is not None]
+        found = [value.get_secret_value() for value in values if value is not None]
+        password = _PASSWORD.match(self.database_url)
+        if password and password.group(1):
+            whole = password.group(1)
+            pieces = re.split(r"[@:/]", whole) if re.search(r"[@:/]", whole) else []
+            found += [whole, *(piece for piece in pieces if len(piece) >= 4)]
+        return found
 
     @property
     def sqlite_file(self) -> Path | None:

@@ -1,5 +1,6 @@
-"""The values a config file holds, checked one at a time: durations, timezones, schedules,
-names and URLs that may carry a password."""
+"""The values a config file holds, checked one at a time: durations, sizes, timezones,
+schedules, names and URLs that may carry a password. A value of the wrong shape (a list for a
+name, a number for a schedule) is a ValueError the loader reports with its key."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from digestbot.logs import REDACTED
 _DURATION = re.compile(r"(\d+)\s*(w|d|h|m|s)")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 _CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#\s]*)@")
+_SIZE = re.compile(r"(\d+)\s*(b|kb|mb|gb)?", re.I)
+_SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+DEFAULT_FRONT_MATTER_LIMIT = 1024**2  # bytes: the largest real front matter is ~142 KB
 
 
 def parse_duration(value: object) -> timedelta:
@@ -31,6 +35,16 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(**parts)
 
 
+def parse_size(value: object) -> int:
+    """'1MB', '512KB', '2 mb', 4096 -> bytes."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a size; write it like 1MB or 512KB")
+    match = _SIZE.fullmatch(str(value).strip())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"{value!r} is not a size; write it like 1MB or 512KB")
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
+
+
 def timezone(name: str) -> tzinfo:
     """The IANA timezone called `name`, or a ValueError that says what to write."""
     try:
@@ -41,15 +55,19 @@ def timezone(name: str) -> tzinfo:
         ) from None
 
 
-def _check_timezone(name: str | None) -> str | None:
+def _check_timezone(name: object) -> object:
     if name is not None:
+        if not isinstance(name, str):
+            raise ValueError(f"{name!r} is not a timezone name; use one like Europe/Berlin")
         timezone(name)
     return name
 
 
-def _check_schedule(expression: str | None) -> str | None:
+def _check_schedule(expression: object) -> str | None:
     if expression is None:
         return None
+    if not isinstance(expression, str):
+        raise ValueError(f"{expression!r} is not a schedule; write one like '0 9 * * 1-5'")
     try:
         crontab.parse(str(expression))
     except crontab.CrontabError as error:
@@ -57,7 +75,11 @@ def _check_schedule(expression: str | None) -> str | None:
     return " ".join(str(expression).split())
 
 
-def _check_names(values: list[str]) -> list[str]:
+def _check_names(values: object) -> object:
+    if not isinstance(values, list):
+        return values  # pydantic says it should be a list
+    if not all(isinstance(value, str) for value in values):
+        raise ValueError("every entry must be text (a name, not a list or a number)")
     cleaned = [value.strip() for value in values]
     if not all(cleaned):
         raise ValueError("an entry is empty")
@@ -68,6 +90,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 TimezoneName = Annotated[str | None, BeforeValidator(_check_timezone)]
 Schedule = Annotated[str | None, BeforeValidator(_check_schedule)]
 Names = Annotated[list[str], Field(min_length=1), BeforeValidator(_check_names)]
+Size = Annotated[int, BeforeValidator(parse_size)]
 
 
 def repository_folder(folder: str | None) -> str:
