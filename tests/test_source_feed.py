@@ -20,6 +20,7 @@ from digestbot import __version__
 from digestbot.articles import Article, Entry, read_article, read_entry
 from digestbot.errors import SourceError
 from digestbot.sources import feed as feed_module
+from digestbot.sources import parsing
 from digestbot.sources.base import Change
 from digestbot.sources.feed import FeedSource
 
@@ -366,7 +367,7 @@ def test_second_refresh_is_conditional_and_not_modified(
     source = make_source()
     first = source.refresh()
     copy = source.current()
-    monkeypatch.setattr(feed_module.feedparser, "parse", pytest.fail)
+    monkeypatch.setattr(parsing.feedparser, "parse", pytest.fail)
     assert source.refresh() == Change(first.revision, not_modified=True)
     assert source.current() == copy
     before, after = server.requests_to("/feed.xml")

@@ -13,7 +13,6 @@ No message or log line shows the password of an address like `https://user:TOKEN
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
@@ -23,10 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
-
-import feedparser
 
 from digestbot.clock import SYSTEM, Clock
 from digestbot.config.values import redact_url, url_secrets
@@ -34,16 +30,15 @@ from digestbot.errors import SourceError
 from digestbot.index import Progress
 from digestbot.logs import REDACTED
 from digestbot.sources.base import Change, Copy
-from digestbot.sources.entries import FeedEntry, entries_of
+from digestbot.sources.entries import FeedEntry
 from digestbot.sources.fetch import Answer, FetchFailure, fetch_within, request_for
+from digestbot.sources.parsing import parse
 from digestbot.sources.snapshots import Snapshots, replace_file
 
 log = logging.getLogger(__name__)
 
 RETENTION = timedelta(days=7)  # how long an entry that left the feed stays a candidate
 STATE_FILE = "feed-state.json"
-# feedparser's complaints about a feed that is otherwise fine.
-_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
 class FeedSource:
@@ -86,7 +81,7 @@ class FeedSource:
                 raise self._error("answered 304 Not Modified, but there is no copy to keep")
             log.info("feed not modified source=%s status=304", self.name)
             return Change(state.revision, not_modified=True)
-        entries = entries_of(self._parse(answer), base=answer.url, topics=self.topics)
+        entries = self._entries(answer)
         plan = _plan(state, entries, folder, self.clock.now())
         self._publish(plan, state.revision if folder is not None else "", progress)
         plan.state.etag = answer.headers.get("ETag", "")
@@ -122,19 +117,11 @@ class FeedSource:
         except FetchFailure as failure:
             raise self._error(failure.reason) from None
 
-    def _parse(self, answer: Answer) -> Any:
-        # A BytesIO, not the bytes: feedparser reads a bytes "string" naming a file as that file.
-        parsed = feedparser.parse(io.BytesIO(answer.body), response_headers=answer.for_parser())
-        if parsed.entries:
-            return parsed  # broken XML with entries: feedparser's loose reading is good enough
-        if not parsed.get("version"):
-            kind = answer.headers.get_content_type()
-            raise self._error(f"is not an RSS or Atom feed (it sent {kind})")
-        problem = parsed.get("bozo_exception")
-        if parsed.bozo and not isinstance(problem, _HARMLESS):
-            detail = str(problem).removeprefix("<unknown>:").strip()
-            raise self._error(f"sent broken XML and no entries ({detail})")
-        return parsed
+    def _entries(self, answer: Answer) -> list[FeedEntry]:
+        parsed = parse(answer.body, answer.for_parser(), answer.url, self.topics)
+        if parsed.problem is not None:
+            raise self._error(parsed.problem)
+        return parsed.entries
 
     def _error(self, reason: str) -> SourceError:
         for secret in self._secrets:  # a reason may quote the server, which knows the secret

@@ -30,6 +30,7 @@ from digestbot.index import SUFFIXES, Progress
 from digestbot.logs import redact
 from digestbot.sources.base import Change, Copy, Source
 from digestbot.sources.folder import FolderSource
+from digestbot.sources.parsing import side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,8 @@ class Sources:
         if len(names) <= 1:
             done = [refresh(name) for name in names]
         else:
-            with ThreadPoolExecutor(min(PARALLEL, len(names))) as pool:
+            feeds = sum(1 for name in names if self.configs[name].kind == "feed")
+            with side_by_side(feeds), ThreadPoolExecutor(min(PARALLEL, len(names))) as pool:
                 done = list(pool.map(refresh, names))
         return [result for result in done if result is not None]
 

@@ -36,16 +36,27 @@ class Snapshots:
 
     def publish(self, fill: Callable[[Path], None], label: str) -> Path:
         """A new snapshot: the current one's files, changed by `fill`, made current at once."""
+
+        def stage(staging: Path) -> None:
+            current = self.current()
+            if current is not None and current.is_dir():
+                _link_tree(current, staging)
+            else:
+                staging.mkdir()
+            fill(staging)
+
+        return self._publish(stage, label)
+
+    def publish_folder(self, source: Path, label: str) -> Path:
+        """A new snapshot holding exactly the files of `source` (hard links to them)."""
+        return self._publish(lambda staging: _link_tree(source, staging), label)
+
+    def _publish(self, stage: Callable[[Path], None], label: str) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{_safe(label)}-{uuid.uuid4().hex[:8]}"
         staging = self.folder / f".staging-{name}"
         try:
-            current = self.current()
-            if current is not None and current.is_dir():
-                shutil.copytree(current, staging, copy_function=os.link, symlinks=True)
-            else:
-                staging.mkdir()
-            fill(staging)
+            stage(staging)
             final = self.folder / name
             staging.rename(final)
         except BaseException:
@@ -54,15 +65,6 @@ class Snapshots:
         self._point_at(name)
         self._prune(keep=name)
         return final
-
-    def publish_folder(self, source: Path, label: str) -> Path:
-        """A new snapshot holding exactly the files of `source` (hard links to them)."""
-
-        def fill(staging: Path) -> None:
-            shutil.rmtree(staging)
-            shutil.copytree(source, staging, copy_function=os.link, symlinks=True)
-
-        return self.publish(fill, label)
 
     def _point_at(self, name: str) -> None:
         temporary = self.home / f".current-{uuid.uuid4().hex[:8]}"
@@ -77,6 +79,10 @@ class Snapshots:
                 shutil.rmtree(old, ignore_errors=True)
         for staging in self.folder.glob(".staging-*"):  # left by a process killed mid-way
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, copy_function=os.link, symlinks=True)
 
 
 def replace_file(path: Path, data: bytes) -> None:
