@@ -7,7 +7,10 @@ HTTP front door and Socket Mode. Nothing else constructs these parts.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +24,17 @@ from digestbot.sources.registry import ProgressFor
 # SQLAlchemy, slack-sdk, Bolt and APScheduler take most of a second to import, and a preview
 # needs none of them: the parts that use them are imported where they are built.
 if TYPE_CHECKING:
+    from digestbot.frontdoor import Health
     from digestbot.ledger import Ledger
     from digestbot.runs import Sender
     from digestbot.scheduler import Printer, Scheduler
+    from digestbot.web.app import Dashboard
+    from digestbot.web.auth import SlackSignIn, TokenLogin
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0  # how often `run` looks for an edited config
+LOCALHOST = "127.0.0.1"  # `digestbot dashboard` is for the person at this machine only
 
 
 def open_service(
@@ -113,7 +120,10 @@ class Bot:
         if settings.port:
             from digestbot.frontdoor import FrontDoor
 
-            self._transports.append(FrontDoor(settings.port, self.health, app))
+            door = FrontDoor(
+                settings.port, self.health, app, dashboard=dashboard(self.service, self.health)
+            )
+            self._transports.append(door)
         for transport in self._transports:
             transport.start()
 
@@ -140,6 +150,92 @@ class Bot:
 
         alive = self.scheduler.running and not self.stop.is_set()
         return alive, status.health(self.service.config, self.service.clock.now())
+
+
+def dashboard(
+    service: DigestService, health: Health | None, one_time: TokenLogin | None = None
+) -> Dashboard | None:
+    """The dashboard, when a way to log in is configured (never open by default): the one-time
+    token of `digestbot dashboard`, else DIGESTBOT_DASHBOARD_TOKEN and Sign in with Slack."""
+    from digestbot.web.app import Dashboard, Logins
+    from digestbot.web.auth import TokenLogin
+    from digestbot.web.session import Signer
+
+    if one_time is not None:
+        return Dashboard(service, Logins(token=one_time), Signer(os.urandom(32), service.clock))
+    settings = service.settings
+    token = settings.dashboard_token
+    logins = Logins(
+        token=TokenLogin(token.get_secret_value()) if token else None,
+        slack=_slack_sign_in(service),
+    )
+    if logins.token is None and logins.slack is None:
+        log.info(
+            "dashboard off: set DIGESTBOT_DASHBOARD_TOKEN, or SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET for Sign in with Slack"
+        )
+        return None
+    material = "\n".join(settings.secrets()).encode()
+    key = hmac.new(material, b"digestbot dashboard sessions", hashlib.sha256).digest()
+    return Dashboard(service, logins, Signer(key, service.clock), health)
+
+
+def _slack_sign_in(service: DigestService) -> SlackSignIn | None:
+    from digestbot.web.auth import SlackSignIn
+
+    settings = service.settings
+    client_id, secret = settings.slack_client_id, settings.slack_client_secret
+    if client_id is None and secret is None:
+        return None
+    if client_id is None or secret is None:
+        missing = "SLACK_CLIENT_ID" if client_id is None else "SLACK_CLIENT_SECRET"
+        log.warning("dashboard sign in with Slack off: %s is not set", missing)
+        return None
+    workspace = service.sender.workspace if service.sender else None
+    if workspace is None or not workspace.team_id:
+        log.warning("dashboard sign in with Slack off: it needs SLACK_BOT_TOKEN (the workspace)")
+        return None
+    return SlackSignIn(
+        client_id,
+        secret.get_secret_value(),
+        settings.slack_api_url,
+        workspace.team_id,
+        service.config.dashboard.allowed_users,
+    )
+
+
+class LocalDashboard:
+    """`digestbot dashboard`: the dashboard alone, on 127.0.0.1, behind a one-time token."""
+
+    def __init__(self, settings: Settings, port: int, clock: Clock = SYSTEM) -> None:
+        from digestbot.frontdoor import FrontDoor
+        from digestbot.web.auth import TokenLogin
+
+        config = load_config(settings.config_path)
+        self.stop = threading.Event()
+        post = settings.slack_bot_token is not None
+        self.service = open_service(settings, config, post=post, clock=clock, stop=self.stop)
+        self.login = TokenLogin.one_time()
+        pages = dashboard(self.service, None, self.login)
+        self.door = FrontDoor(port, self.health, None, dashboard=pages, host=LOCALHOST)
+
+    @property
+    def url(self) -> str:
+        """The address to open: it logs in once with the one-time token."""
+        return f"http://{LOCALHOST}:{self.door.port}/login?token={self.login.token}"
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        from digestbot import status
+
+        return True, status.health(self.service.config, self.service.clock.now())
+
+    def serve(self) -> None:
+        """Until `stop` is set (SIGTERM, Ctrl-C); the door must be started."""
+        try:
+            self.stop.wait()
+        finally:
+            self.door.stop()
+            self.service.close()
 
 
 def build(settings: Settings, printer: Printer, *, clock: Clock = SYSTEM) -> Bot:

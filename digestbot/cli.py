@@ -175,6 +175,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard on this machine only (127.0.0.1), over the local config and ledger.
+
+    Prints one address with a one-time login token, as Jupyter does; open it in a browser.
+    With SLACK_BOT_TOKEN set, "Send now" posts; without it, the pages only show. Ctrl-C stops.
+
+    Example: digestbot dashboard --port 8080
+    """
+    local = bot.LocalDashboard(args.settings, args.port)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: local.stop.set())
+    local.door.start()
+    terminal.say(f"Dashboard: {local.url}")
+    terminal.say("(the link logs in once; Ctrl-C stops the dashboard)")
+    sys.stdout.flush()
+    local.serve()
+    return 0
+
+
 def cmd_next(args: argparse.Namespace) -> int:
     """Print a digest's next fire times, one ISO 8601 timestamp per line, in its timezone.
 
@@ -250,6 +269,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send": cmd_send,
     "refresh": cmd_refresh,
     "run": cmd_run,
+    "dashboard": cmd_dashboard,
     "next": cmd_next,
     "status": cmd_status,
 }
@@ -324,10 +344,17 @@ def _next_arguments(parser: argparse.ArgumentParser) -> None:
     _add_as_of(parser, "start counting from this ISO 8601 time (default: now)")
 
 
+def _dashboard_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port", type=_count, default=8080, metavar="PORT", help="port on 127.0.0.1 (default 8080)"
+    )
+
+
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "preview": _preview_arguments,
     "send": _send_arguments,
     "refresh": _refresh_arguments,
+    "dashboard": _dashboard_arguments,
     "next": _next_arguments,
 }
 

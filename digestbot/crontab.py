@@ -147,3 +147,76 @@ def _value(text: str, spec: _Field) -> int:
     if not spec.low <= value <= spec.high:
         raise CrontabError(f"{value} is out of range for the {spec.name} ({spec.low}-{spec.high})")
     return value
+
+
+_DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_MONTH_NAMES = (
+    *("January", "February", "March", "April", "May", "June"),
+    *("July", "August", "September", "October", "November", "December"),
+)
+_FEW_TIMES = 6  # more fixed times than this read better as a rule than as a list
+
+
+def describe(crontab: Crontab) -> str:
+    """The schedule in words, for people: "at 09:00, Monday to Friday"."""
+    parts = [_times(crontab), _days(crontab)]
+    if len(crontab.months) < 12:
+        parts.append("in " + _listing([_MONTH_NAMES[m - 1] for m in sorted(crontab.months)]))
+    return ", ".join(part for part in parts if part)
+
+
+def _times(crontab: Crontab) -> str:
+    minutes, hours = sorted(crontab.minutes), sorted(crontab.hours)
+    if crontab.hours_restricted and len(minutes) * len(hours) <= _FEW_TIMES:
+        return "at " + _listing([f"{h:02d}:{m:02d}" for h in hours for m in minutes])
+    if len(minutes) == 60:
+        within = "every minute"
+    elif (step := _step(minutes, 60)) is not None:
+        within = f"every {step} minutes"
+    else:
+        within = "every hour at " + _listing([f":{m:02d}" for m in minutes])
+    if len(hours) == 24:
+        return within
+    if (step := _step(hours, 24)) is not None:
+        if within.startswith("every hour at "):
+            return f"every {step} hours at {within.removeprefix('every hour at ')}"
+        return f"{within}, every {step} hours"
+    return f"{within}, in the hours " + _listing([f"{h:02d}" for h in hours])
+
+
+def _days(crontab: Crontab) -> str:
+    weekdays = _weekdays(sorted(crontab.weekdays)) if crontab.weekdays_restricted else ""
+    days = ""
+    if crontab.days_restricted:
+        days = "on day " + _listing([str(d) for d in sorted(crontab.days)]) + " of the month"
+    if days and weekdays:
+        return f"{days} or {weekdays}"
+    return days or weekdays or "every day"
+
+
+def _weekdays(days: list[int]) -> str:
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    named = [
+        f"{_DAY_NAMES[run[0]]} to {_DAY_NAMES[run[-1]]}" if len(run) > 2 else None for run in runs
+    ]
+    words = []
+    for run, name in zip(runs, named, strict=True):
+        words += [name] if name else [_DAY_NAMES[day] for day in run]
+    return _listing(words)
+
+
+def _step(values: list[int], span: int) -> int | None:
+    """The step of values that run 0, s, 2s, ... across the whole span (else None)."""
+    if len(values) < 2 or values[0] != 0:
+        return None
+    step = values[1]
+    return step if values == list(range(0, span, step)) else None
+
+
+def _listing(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

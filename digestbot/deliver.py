@@ -62,6 +62,7 @@ class Workspace:
     """The workspace the token belongs to; its URL makes message links."""
 
     url: str
+    team_id: str = ""
 
 
 Locate = Callable[[], Posted | None]
@@ -150,7 +151,7 @@ class Slack:
     def check_auth(self) -> Workspace:
         """auth.test: a wrong or revoked token fails here, before any channel."""
         response = self._read("auth.test", self._reads.auth_test)
-        return Workspace(response.get("url", ""))
+        return Workspace(response.get("url", ""), response.get("team_id", ""))
 
     def channel_ids(self, *, refresh: bool = False) -> dict[str, str]:
         """Every channel the bot can see, name -> ID (conversations.list, all pages)."""

@@ -1,7 +1,9 @@
 """The HTTP front door of `digestbot run` (when PORT is set): one WSGI app, served by waitress.
 
-Routes: `GET /healthz` (the bot's health) and every `/slack/*` path to Bolt's WSGI handler
-(`POST /slack/events` for the /digest command; Bolt's OAuth paths live there too). waitress is
+Routes: `GET /healthz` (the bot's health), every `/slack/*` path to Bolt's WSGI handler
+(`POST /slack/events` for the /digest command; Bolt's OAuth paths live there too) but the
+dashboard's Sign in with Slack redirect, and everything else to the dashboard (404 when it is
+off). waitress is
 a production server in pure Python: a thread for its loop and a small pool of workers, which
 run beside the scheduler in the same process.
 
@@ -40,6 +42,8 @@ MAX_CONNECTIONS = 1000
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+DASHBOARD_SLACK_PATHS = ("/slack/oidc_redirect",)  # under /slack/, yet the dashboard's
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -63,10 +67,17 @@ class FrontDoor:
     """The WSGI app and its waitress server, in a thread of its own."""
 
     def __init__(
-        self, port: int, health: Health, slack: App | None, *, host: str = "0.0.0.0"
+        self,
+        port: int,
+        health: Health,
+        slack: App | None,
+        *,
+        dashboard: WSGIApp | None = None,
+        host: str = "0.0.0.0",
     ) -> None:
         self.health = health
         self.slack = SlackRequestHandler(slack, path=EVENTS_PATH) if slack else None
+        self.dashboard = dashboard
         self.server = create_server(
             self.wsgi,
             host=host,
@@ -87,7 +98,12 @@ class FrontDoor:
 
     def start(self) -> None:
         self.thread.start()
-        log.info("http listening port=%d slack=%s", self.port, self.slack is not None)
+        log.info(
+            "http listening port=%d slack=%s dashboard=%s",
+            self.port,
+            self.slack is not None,
+            self.dashboard is not None,
+        )
 
     def stop(self) -> None:
         # Closing waitress's sockets from its own loop thread (via its trigger) ends the loop
@@ -103,8 +119,11 @@ class FrontDoor:
                 return _json(start_response, 405, {"error": "use GET"})
             alive, body = self.health()
             return _json(start_response, 200 if alive else 503, body)
-        if path.startswith(SLACK_PREFIX) and self.slack is not None:
-            return self._to_slack(environ, start_response)
+        if path.startswith(SLACK_PREFIX) and path not in DASHBOARD_SLACK_PATHS:
+            if self.slack is not None:
+                return self._to_slack(environ, start_response)
+        elif self.dashboard is not None:
+            return self.dashboard(environ, start_response)
         return _json(start_response, 404, {"error": "not found"})
 
     def _to_slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -120,7 +120,7 @@ class Claim:
     error: str | None
 
 
-def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
+def guarded(method: Callable[..., _T]) -> Callable[..., _T]:
     """Turn a database failure into a LedgerError that says so (and shows no password)."""
 
     @functools.wraps(method)
@@ -153,7 +153,7 @@ class Ledger:
     def close(self) -> None:
         self.engine.dispose()
 
-    @_guarded
+    @guarded
     def key(self, channel: str) -> str:
         """How the ledger knows a channel: its ID when known, else its normalised name."""
         name = channel_name(channel)
@@ -165,7 +165,7 @@ class Ledger:
                     self._ids = {name: cid for name, cid in db.execute(select(channel_ids))}
             return self._ids.get(name, name)
 
-    @_guarded
+    @guarded
     def remember_channels(self, ids: dict[str, str]) -> None:
         """Keep name -> ID, shared with every process using this ledger."""
         rows = [{"name": channel_name(name), "channel_id": cid} for name, cid in ids.items()]
@@ -175,12 +175,12 @@ class Ledger:
         with self._ids_lock:
             self._ids = None  # read again, with what other processes learned meanwhile
 
-    @_guarded
+    @guarded
     def seen(self, channel: str) -> Seen:
         """What a channel already had, and what in-flight claims are about to give it."""
         return self.seen_all([channel])[channel]
 
-    @_guarded
+    @guarded
     def seen_all(self, channels: Iterable[str]) -> dict[str, Seen]:
         """`seen` for many channels, in two queries."""
         keys = {channel: self.key(channel) for channel in channels}
@@ -200,7 +200,7 @@ class Ledger:
         """Claim (run, channel) for this process before posting; see `claim_all`."""
         return self.claim_all(run_id, digest, {channel: plan}, force=force)[channel]
 
-    @_guarded
+    @guarded
     def claim_all(
         self,
         run_id: str,
@@ -219,16 +219,16 @@ class Ledger:
         with self.engine.begin() as db:
             return _claim_each(db, run_id, digest, plans, keys, force, self.clock.time())
 
-    @_guarded
+    @guarded
     def get(self, run_id: str, channel: str) -> Claim | None:
         key = self.key(channel)
         with self.engine.connect() as db:
             row = db.execute(
                 select(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.channel == key)
             ).first()
-        return _claim(row._mapping) if row else None
+        return claim_from_row(row._mapping) if row else None
 
-    @_guarded
+    @guarded
     def take_over(self, claim: Claim, plan: ClaimPlan | None = None) -> Claim | None:
         """Make an abandoned (or failed) claim ours, optionally with a new plan; None when
         someone else got there first, or when the new plan's articles were taken meanwhile."""
@@ -271,7 +271,7 @@ class Ledger:
             claim.owner, claim.heartbeat, self.clock.time()
         )
 
-    @_guarded
+    @guarded
     def record_part(self, claim: Claim, posted: Sequence[str], channel_id: str | None) -> None:
         """Remember that message part len(posted)-1 landed, and its articles as sent; the
         last part also closes the claim as delivered (one transaction: no gap between)."""
@@ -306,21 +306,21 @@ class Ledger:
                     ],
                 )
 
-    @_guarded
+    @guarded
     def finish(self, claim: Claim, status: ClaimStatus, *, error: str | None = None) -> None:
         """Close a claim as delivered, empty or failed."""
         now = self.clock.time()
         with self.engine.begin() as db:
             _update_mine(db, claim, status=status, error=error, finished_at=now, heartbeat=now)
 
-    @_guarded
+    @guarded
     def hold(self, claim: Claim, error: str) -> None:
         """Leave a claim pending with the reason: a message may have landed, unconfirmed, or
         the process is stopping. Its articles stay reserved; any process may finish it."""
         with self.engine.begin() as db:
             _update_mine(db, claim, error=error, heartbeat=self.clock.time())
 
-    @_guarded
+    @guarded
     def heartbeat(self) -> None:
         """Tell other hosts that this process is still working on its pending claims."""
         with self.engine.begin() as db:
@@ -333,7 +333,7 @@ class Ledger:
                 .values(heartbeat=self.clock.time())
             )
 
-    @_guarded
+    @guarded
     def orphaned(self, digests: Iterable[str]) -> list[Claim]:
         """Pending claims of these digests that nobody is delivering (a crash, a lost answer)."""
         with self.engine.connect() as db:
@@ -343,24 +343,17 @@ class Ledger:
                     deliveries.c.digest.in_(list(digests)),
                 )
             ).all()
-        return [claim for claim in (_claim(row._mapping) for row in rows) if self.abandoned(claim)]
+        return [
+            claim
+            for claim in (claim_from_row(row._mapping) for row in rows)
+            if self.abandoned(claim)
+        ]
 
-    @_guarded
+    @guarded
     def claims(self, run_id: str) -> list[Claim]:
         with self.engine.connect() as db:
             rows = db.execute(select(deliveries).where(deliveries.c.run_id == run_id)).all()
-        return [_claim(row._mapping) for row in rows]
-
-    @_guarded
-    def latest(self) -> list[Claim]:
-        """The most recent claim per (digest, channel), newest first."""
-        with self.engine.connect() as db:
-            rows = db.execute(select(deliveries).order_by(deliveries.c.claimed_at.desc())).all()
-        latest: dict[tuple[str, str], Claim] = {}
-        for row in rows:
-            claim = _claim(row._mapping)
-            latest.setdefault((claim.digest, claim.channel), claim)
-        return list(latest.values())
+        return [claim_from_row(row._mapping) for row in rows]
 
 
 def _claim_each(
@@ -377,7 +370,7 @@ def _claim_each(
     for key in ordered:  # always in the same order: two processes never deadlock
         lock_channel(db, key)
     claims = {
-        row.channel: _claim(row._mapping)
+        row.channel: claim_from_row(row._mapping)
         for row in db.execute(
             select(deliveries).where(
                 deliveries.c.run_id == run_id, deliveries.c.channel.in_(ordered)
@@ -395,7 +388,7 @@ def _claim_each(
             results[channel] = None, ClaimResult.TAKEN
         else:
             rows.append(_new_row(run_id, key, digest, plan, now))
-            claims[key] = _claim(rows[-1])
+            claims[key] = claim_from_row(rows[-1])
             results[channel] = claims[key], ClaimResult.CREATED
     try:
         if rows:
@@ -476,7 +469,8 @@ def _overlaps(plan: ClaimPlan, seen: Seen) -> bool:
     )
 
 
-def _claim(row: Any) -> Claim:
+def claim_from_row(row: Any) -> Claim:
+    """A claim from a row of the deliveries table."""
     return Claim(
         run_id=row["run_id"],
         channel=row["channel"],

@@ -28,6 +28,8 @@ class LastDelivery:
     articles: int
     run_id: str
     error: str | None
+    channel_id: str | None  # where its first message landed, for a link to it
+    ts: str | None
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,18 @@ def digests(
     config: Config, ledger: Ledger | None, now: datetime, *, runs: int = 1
 ) -> list[DigestStatus]:
     """Every digest's next `runs` fire times and last delivery per channel."""
-    latest = {(c.digest, c.channel): c for c in ledger.latest()} if ledger else {}
+    latest = {}
+    if ledger is not None:  # only then is SQLAlchemy needed, and imported
+        from digestbot.history import History
+
+        pairs = [(d.name, channel) for d in config.digests.values() for channel in d.channels]
+        latest = History(ledger).last(pairs)
     found = []
     for digest in config.digests.values():
         zone = config.digest_timezone(digest)
         channels = []
         for channel in digest.channels:
-            claim = latest.get((digest.name, ledger.key(channel))) if ledger else None
+            claim = latest.get((digest.name, channel))
             channels.append(ChannelStatus(channel, _last(claim, zone) if claim else None))
         found.append(DigestStatus(digest, zone, next_runs(config, digest, now, runs), channels))
     return found
@@ -114,4 +121,6 @@ def _last(claim: Claim, zone: tzinfo) -> LastDelivery:
         articles=sum(len(claim.plan.articles[part]) for part in delivered),
         run_id=claim.run_id,
         error=claim.error,
+        channel_id=claim.channel_id,
+        ts=claim.posted[0] if claim.posted else None,
     )

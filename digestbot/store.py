@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -40,10 +41,18 @@ from digestbot.errors import LedgerError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # What each version adds to the one before, run in order on an older store, in one transaction.
 MIGRATIONS = {
     2: ["ALTER TABLE sent_articles ADD COLUMN article TEXT"],  # articles known by source/path
+    # The history read newest first, whole or by digest and channel, or by status (dashboard).
+    3: [
+        "CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (claimed_at)",
+        "CREATE INDEX IF NOT EXISTS deliveries_by_digest "
+        "ON deliveries (digest, channel, claimed_at)",
+        "CREATE INDEX IF NOT EXISTS deliveries_by_channel ON deliveries (channel, claimed_at)",
+        "CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, claimed_at)",
+    ],
 }
 _SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises table creation
 
@@ -64,6 +73,10 @@ deliveries = Table(
     Column("posted", Text, nullable=False, default="[]"),
     Column("payload", Text, nullable=False),
     Column("error", Text),
+    Index("deliveries_by_time", "claimed_at"),
+    Index("deliveries_by_digest", "digest", "channel", "claimed_at"),
+    Index("deliveries_by_channel", "channel", "claimed_at"),
+    Index("deliveries_by_status", "status", "claimed_at"),
 )
 sent_articles = Table(
     "sent_articles",

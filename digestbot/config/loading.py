@@ -17,6 +17,7 @@ from digestbot import logs
 from digestbot.config.models import (
     MISSING_ARTICLES,
     Config,
+    DashboardConfig,
     DigestConfig,
     SlashConfig,
     SourceConfig,
@@ -91,6 +92,7 @@ def _suggestion(loc: list[str]) -> str:
     if len(loc) == 3 and loc[0] in nested:
         fields = nested[loc[0]].model_fields
     else:
-        fields = SlashConfig.model_fields if loc[:1] == ["slash"] else Config.model_fields
+        sections = {"slash": SlashConfig, "dashboard": DashboardConfig}
+        fields = sections.get(loc[0] if loc else "", Config).model_fields
     close = difflib.get_close_matches(loc[-1], [f for f in fields if f != "name"], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""

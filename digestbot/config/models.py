@@ -124,6 +124,15 @@ class SlashConfig(BaseModel):
     allowed_channels: list[str] = []
 
 
+class DashboardConfig(BaseModel):
+    """Who may sign in to the dashboard with Slack, besides being in the bot's workspace
+    (empty: every member)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowed_users: list[str] = []
+
+
 class Config(BaseSettings):
     """The YAML config file, validated."""
 
@@ -135,6 +144,7 @@ class Config(BaseSettings):
     timezone: str = "UTC"
     digests: dict[str, DigestConfig]
     slash: SlashConfig = SlashConfig()
+    dashboard: DashboardConfig = DashboardConfig()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -36,8 +36,17 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     port: int | None = Field(None, validation_alias="PORT", ge=1, le=65535)
     cache_home: Path | None = Field(None, validation_alias="XDG_CACHE_HOME")
+    slack_client_id: str | None = Field(None, validation_alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, validation_alias="SLACK_CLIENT_SECRET")
+    dashboard_token: SecretStr | None = Field(None, validation_alias="DIGESTBOT_DASHBOARD_TOKEN")
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token")
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_client_secret",
+        "dashboard_token",
+    )
     @classmethod
     def _clean_secret(cls, secret: SecretStr | None) -> SecretStr | None:
         # Secrets mounted from files often end in a newline, which HTTP headers refuse.
@@ -62,7 +71,13 @@ class Settings(BaseSettings):
         """Every secret value, so that logs can blank them out: the tokens, the signing
         secret, and the database URL's password (with its pieces, should a parser split it
         at a raw @ or :)."""
-        values = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+        values = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.slack_client_secret,
+            self.dashboard_token,
+        )
         found = [value.get_secret_value() for value in values if value is not None]
         password = _PASSWORD.match(self.database_url)
         if password and password.group(1):

@@ -1,0 +1,184 @@
+"""What each dashboard page shows, read from the running bot: plain data for the templates.
+
+The overview and the history come from `status` and `history` (the same functions as
+`digestbot status`), the digest page from the service's preview, rendered as Slack would draw it
+(`render`). Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from markupsafe import Markup
+
+from digestbot import status
+from digestbot.compose import builder_url, preview_arguments
+from digestbot.crontab import describe, parse
+from digestbot.deliver import Posted, permalink
+from digestbot.history import Cursor, Filter, History
+from digestbot.ledger import Claim, ClaimStatus
+from digestbot.service import DigestService
+from digestbot.web.render import headlines, render_message
+
+Health = Callable[[], tuple[bool, dict[str, Any]]]
+NEXT_RUNS = 3
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    channel: str
+    status: str  # "never delivered" when it never was
+    when: str
+    articles: int
+    link: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DigestCard:
+    name: str
+    title: str
+    topics: list[str]
+    sources: list[str]
+    channels: list[ChannelRow]
+    schedule: str
+    zone: str
+    next_runs: list[str]
+
+
+@dataclass(frozen=True)
+class MessageView:
+    html: Markup
+    builder: str
+    json: str
+    thread: bool
+
+
+@dataclass(frozen=True)
+class ChannelPreview:
+    channel: str
+    messages: list[MessageView]
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    digest: str
+    channel: str
+    status: str
+    claimed: str
+    finished: str
+    articles: list[tuple[str, str]]  # (url, title)
+    error: str | None
+    link: str | None
+
+
+def overview(service: DigestService, health: Health | None) -> dict[str, Any]:
+    """Every digest with its next runs and last deliveries; the sources; the scheduler."""
+    now = service.clock.now()
+    cards = [
+        _card(service, digest, now)
+        for digest in status.digests(service.config, service.ledger, now, runs=NEXT_RUNS)
+    ]
+    alive, body = health() if health else (None, {})
+    return {
+        "digests": cards,
+        "sources": status.sources(service.sources),
+        "scheduler": alive,
+        "next_digest": body.get("next_digest"),
+    }
+
+
+def _card(service: DigestService, found: status.DigestStatus, now: datetime) -> DigestCard:
+    digest = found.digest
+    rows = [_channel_row(service, channel, found.zone) for channel in found.channels]
+    schedule = describe(parse(digest.schedule)) if digest.schedule else "sent by hand only"
+    return DigestCard(
+        name=digest.name,
+        title=digest.heading,
+        topics=list(digest.topics),
+        sources=service.config.digest_sources(digest),
+        channels=rows,
+        schedule=schedule,
+        zone=str(found.zone),
+        next_runs=[_when(moment) for moment in found.next_runs],
+    )
+
+
+def _channel_row(service: DigestService, channel: status.ChannelStatus, zone: tzinfo) -> ChannelRow:
+    last = channel.last
+    if last is None:
+        return ChannelRow(channel.channel, "never delivered", "", 0, None, None)
+    return ChannelRow(
+        channel=channel.channel,
+        status=str(last.status),
+        when=_when(last.at),
+        articles=last.articles,
+        link=_link(service, last.channel_id, last.ts),
+        error=last.error,
+    )
+
+
+def digest_preview(service: DigestService, name: str) -> list[ChannelPreview]:
+    """What the digest would post now to each of its channels (each its own "already had")."""
+    digest = service.config.digests[name]
+    preview = service.preview([digest], service.now(digest))
+    return [
+        ChannelPreview(
+            plan.channel,
+            [
+                MessageView(
+                    html=render_message(arguments),
+                    builder=builder_url(message),
+                    json=json.dumps(arguments, indent=2, ensure_ascii=False),
+                    thread=message.thread,
+                )
+                for message, arguments in zip(
+                    plan.messages, preview_arguments(plan.channel, plan.messages), strict=True
+                )
+            ],
+        )
+        for plan in preview.plans
+    ]
+
+
+def deliveries(service: DigestService, chosen: Filter, after: Cursor | None) -> dict[str, Any]:
+    """A page of the delivery history, newest first."""
+    if service.ledger is None:
+        return {"rows": [], "older": None}
+    page = History(service.ledger).page(chosen, after)
+    zone = service.config.digest_timezone
+    rows = [_delivery(service, claim, zone) for claim in page.claims]
+    return {"rows": rows, "older": page.older.encode() if page.older else None}
+
+
+def _delivery(service: DigestService, claim: Claim, zone: Callable[[Any], tzinfo]) -> DeliveryRow:
+    digest = service.config.digests.get(claim.digest)
+    tz = zone(digest) if digest else service.now().tzinfo
+    messages = claim.plan.messages
+    articles = [item for message in messages for item in headlines(message.get("blocks") or [])]
+    return DeliveryRow(
+        digest=claim.digest,
+        channel=claim.plan.channel,
+        status=str(claim.status),
+        claimed=_when(datetime.fromtimestamp(claim.claimed_at, tz)),
+        finished=_when(datetime.fromtimestamp(claim.finished_at, tz)) if claim.finished_at else "",
+        articles=articles,
+        error=claim.error if claim.status is ClaimStatus.FAILED or claim.error else None,
+        link=_link(service, claim.channel_id, claim.posted[0] if claim.posted else None),
+    )
+
+
+def _link(service: DigestService, channel_id: str | None, ts: str | None) -> str | None:
+    """The Slack message's address, when the workspace is known."""
+    workspace = service.sender.workspace if service.sender else None
+    if not (workspace and workspace.url and channel_id and ts):
+        return None
+    return permalink(workspace, Posted(ts, channel_id))
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%a %d %b %Y %H:%M %Z")
