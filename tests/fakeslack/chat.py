@@ -9,14 +9,14 @@ from urllib.parse import urlsplit
 from .blocks import BlockError, image_urls, validate_blocks
 from .faults import Faults
 from .webapi import WebApi, flag, json_field
-from .workspace import BOT_ID, BOT_USER_ID, TEAM_ID, ApiError, FakeChannel
+from .workspace import ApiError, FakeChannel, FakeToken
 
 
 class Chat(WebApi, Faults):
     """Posting: channel access, rate limits, Block Kit and image checks, threads, metadata."""
 
     broken_images: set[str]  # image URLs whose "download" fails, like a WebP image's
-    posts: list[dict[str, Any]]  # every accepted chat.postMessage, with its options
+    posts: list[dict[str, Any]]  # every accepted chat.postMessage (any workspace's), with options
     ephemerals: list[dict[str, Any]]  # every accepted chat.postEphemeral
     _last_ts_us: int  # the newest message ts, in microseconds
 
@@ -25,11 +25,11 @@ class Chat(WebApi, Faults):
         with self._changed:
             return self._changed.wait_for(lambda: len(self.posts) >= n, timeout)
 
-    def _writable(self, params: dict[str, Any]) -> FakeChannel:
-        channel = self._visible(params.get("channel"), by_name=True)
+    def _writable(self, params: dict[str, Any], token: FakeToken) -> FakeChannel:
+        channel = self._visible(params.get("channel"), by_name=True, team=token.team)
         if channel.archived:
             raise ApiError("is_archived")
-        if not channel.member and "chat:write.public" not in self.scopes:
+        if not channel.member and "chat:write.public" not in token.scopes:
             raise ApiError("not_in_channel")
         return channel
 
@@ -60,10 +60,11 @@ class Chat(WebApi, Faults):
         self._last_ts_us = max(int(time.time() * 1_000_000), self._last_ts_us + 1)
         return f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
 
-    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        self._need("chat:write")
-        channel = self._writable(params)
-        self._rate_limit(channel.id)
+    def _post_message(self, params: dict[str, Any], token: FakeToken) -> dict[str, Any]:
+        self._need(token, "chat:write")
+        channel = self._writable(params, token)
+        self._rate_limit(channel)
+        team = self.teams[channel.team]
         text, blocks = self._content(params)
         thread_ts = params.get("thread_ts") or None
         parent = None
@@ -82,15 +83,15 @@ class Chat(WebApi, Faults):
             "type": "message",
             "ts": ts,
             "text": text,
-            "user": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "team": TEAM_ID,
+            "user": team.bot_user_id,
+            "bot_id": team.bot_id,
+            "team": team.id,
         }
         optional = {"blocks": blocks, "thread_ts": thread_ts, "metadata": metadata}
         message.update({k: v for k, v in optional.items() if v is not None})
         if parent is not None:
-            message["parent_user_id"] = parent.get("user", BOT_USER_ID)
-            users = sorted({*parent.get("reply_users", []), BOT_USER_ID})
+            message["parent_user_id"] = parent.get("user", team.bot_user_id)
+            users = sorted({*parent.get("reply_users", []), team.bot_user_id})
             parent.update(
                 thread_ts=parent["ts"],
                 reply_count=parent.get("reply_count", 0) + 1,
@@ -102,6 +103,7 @@ class Chat(WebApi, Faults):
         self.posts.append(
             {
                 "channel": channel.id,
+                "team": team.id,
                 "ts": ts,
                 "text": text,
                 "blocks": blocks,
@@ -114,9 +116,9 @@ class Chat(WebApi, Faults):
         self._changed.notify_all()
         return {"channel": channel.id, "ts": ts, "message": dict(message)}
 
-    def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
-        self._need("chat:write")
-        channel = self._writable(params)
+    def _post_ephemeral(self, params: dict[str, Any], token: FakeToken) -> dict[str, Any]:
+        self._need(token, "chat:write")
+        channel = self._writable(params, token)
         if not params.get("user"):
             raise ApiError("user_not_in_channel")
         text, blocks = self._content(params)

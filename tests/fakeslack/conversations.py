@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from .webapi import WebApi, flag
-from .workspace import ApiError, FakeChannel
+from .workspace import ApiError, FakeChannel, FakeToken
 
 MAX_PAGE = 1000  # Slack caps `limit` on list methods at about 1000
 
@@ -26,28 +26,30 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any]) -> tuple[list[Any
 
 
 class Conversations(WebApi):
-    """Channel listing, membership and reading, with Slack's scopes, filters and cursors."""
+    """Channel listing, membership and reading in the token's workspace, with Slack's scopes,
+    filters and cursors."""
 
-    def _conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _conversations_list(self, params: dict[str, Any], token: FakeToken) -> dict[str, Any]:
         types = set(str(params.get("types") or "public_channel").split(","))
         if "public_channel" in types:
-            self._need("channels:read")
+            self._need(token, "channels:read")
         if "private_channel" in types:
-            self._need("groups:read")
+            self._need(token, "groups:read")
         skip_archived = flag(params.get("exclude_archived"))
         listed = [
             c.info()
             for c in self.channels.values()
-            if ("private_channel" in types if c.private else "public_channel" in types)
+            if c.team == token.team
+            and ("private_channel" in types if c.private else "public_channel" in types)
             and (c.member or not c.private)
             and not (skip_archived and c.archived)
         ]
         page, following = _page(listed, params)
         return {"channels": page, "response_metadata": {"next_cursor": following}}
 
-    def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
-        self._need("channels:join")
-        channel = self._visible(params.get("channel"), by_name=False)
+    def _conversations_join(self, params: dict[str, Any], token: FakeToken) -> dict[str, Any]:
+        self._need(token, "channels:join")
+        channel = self._visible(params.get("channel"), by_name=False, team=token.team)
         if channel.private:
             raise ApiError("method_not_supported_for_channel_type")
         if channel.archived:
@@ -60,15 +62,15 @@ class Conversations(WebApi):
             )
         return body
 
-    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._visible(params.get("channel"), by_name=False)
-        self._need("groups:read" if channel.private else "channels:read")
+    def _conversations_info(self, params: dict[str, Any], token: FakeToken) -> dict[str, Any]:
+        channel = self._visible(params.get("channel"), by_name=False, team=token.team)
+        self._need(token, "groups:read" if channel.private else "channels:read")
         return {"channel": channel.info()}
 
-    def _readable(self, params: dict[str, Any]) -> FakeChannel:
+    def _readable(self, params: dict[str, Any], token: FakeToken) -> FakeChannel:
         """The channel (by id only) for history and replies, with scope and membership checked."""
-        channel = self._visible(params.get("channel"), by_name=False)
-        self._need("groups:history" if channel.private else "channels:history")
+        channel = self._visible(params.get("channel"), by_name=False, team=token.team)
+        self._need(token, "groups:history" if channel.private else "channels:history")
         if not channel.member:
             raise ApiError("not_in_channel")
         return channel
@@ -97,15 +99,15 @@ class Conversations(WebApi):
             "response_metadata": {"next_cursor": following},
         }
 
-    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._readable(params)
+    def _conversations_history(self, params: dict[str, Any], token: FakeToken) -> dict[str, Any]:
+        channel = self._readable(params, token)
         # Newest first, as Slack answers; thread replies live in conversations.replies.
         top = [m for m in reversed(channel.messages) if m.get("thread_ts", m["ts"]) == m["ts"]]
         return {**self._read_page(top, params), "pin_count": 0}
 
-    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _conversations_replies(self, params: dict[str, Any], token: FakeToken) -> dict[str, Any]:
         """The parent first, then its replies oldest first; later pages hold only replies."""
-        channel = self._readable(params)
+        channel = self._readable(params, token)
         ts = str(params.get("ts") or "")
         start = next((m for m in channel.messages if m["ts"] == ts), None)
         if start is None:

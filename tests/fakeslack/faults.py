@@ -7,7 +7,7 @@ import random
 import time
 from typing import Any
 
-from .workspace import ApiError, Workspace
+from .workspace import ApiError, FakeChannel, Workspace
 
 FAIL_MODES = ("503_before", "503_after", "drop_before", "drop_after", "slow_after")
 
@@ -25,6 +25,13 @@ class TokenBucket:
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+def _bucket(buckets: dict[str, TokenBucket], key: str, rate: float, burst: int) -> TokenBucket:
+    """The bucket of `key`, made full at its first use."""
+    if key not in buckets:
+        buckets[key] = TokenBucket(rate, burst)
+    return buckets[key]
 
 
 class Faults(Workspace):
@@ -45,7 +52,8 @@ class Faults(Workspace):
     _channel_rate: float | None  # posts per second per channel; None: no channel limit
     _channel_burst: int
     _channel_buckets: dict[str, TokenBucket]  # made at a channel's first post
-    _workspace_bucket: TokenBucket | None  # shared by all channels; None: no workspace limit
+    _workspace_rate: tuple[float, int] | None  # (rate, burst) per workspace; None: no limit
+    _workspace_buckets: dict[str, TokenBucket]  # shared by a workspace's channels, per team id
 
     def fail_next(self, method: str, mode: str, count: int = 1) -> None:
         """Make the next `count` requests to `method` fail with `mode` (one of FAIL_MODES).
@@ -82,14 +90,14 @@ class Faults(Workspace):
                 return self._random.choice(self.fail_modes)
         return None
 
-    def _rate_limit(self, channel_id: str) -> None:
+    def _rate_limit(self, channel: FakeChannel) -> None:
         """Take a token from the workspace's and the channel's bucket, or answer 429."""
-        buckets = [self._workspace_bucket] if self._workspace_bucket else []
+        buckets = []
+        if self._workspace_rate:
+            buckets.append(_bucket(self._workspace_buckets, channel.team, *self._workspace_rate))
         if self._channel_rate:
-            if channel_id not in self._channel_buckets:
-                bucket = TokenBucket(self._channel_rate, self._channel_burst)
-                self._channel_buckets[channel_id] = bucket
-            buckets.append(self._channel_buckets[channel_id])
+            rate = (self._channel_rate, self._channel_burst)
+            buckets.append(_bucket(self._channel_buckets, channel.id, *rate))
         wait = max((b.wait() for b in buckets), default=0.0)
         if wait > 0:  # nothing is consumed, as Slack rejects the call outright
             retry_after = str(max(1, math.ceil(wait)))

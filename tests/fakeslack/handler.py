@@ -1,4 +1,9 @@
-"""The HTTP side: parse each request, apply any injected failure, upgrade WebSockets, answer."""
+"""The HTTP side: parse each request, apply any injected failure, upgrade WebSockets, answer.
+
+Requests are Web API calls (/api/<method>), response URL posts (/response/<key>), Socket Mode
+WebSockets (/socket/<n>) and the few pages of slack.com the fake has (FakeSlack._page), such as
+the OAuth authorize pages a browser is sent to.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ class Server(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Serves one connection: a Web API call, a response URL post or a Socket Mode WebSocket."""
+    """Serves one connection: a Web API call, a response URL post, a page or a WebSocket."""
 
     # HTTP/1.0: one request per connection, so a dropped connection never hits a later request.
     protocol_version = "HTTP/1.0"
@@ -99,6 +104,11 @@ class Handler(BaseHTTPRequestHandler):
 
             def action() -> Reply:
                 return fake._record_response(key, params)
+        elif (page := fake._page(url.path)) is not None:
+            method = url.path.strip("/")
+
+            def action() -> Reply:
+                return page(params)
         else:
             self._send((404, "not found", {}))
             return
@@ -143,13 +153,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         status, body, headers = reply
-        data = (body if isinstance(body, str) else json.dumps(body)).encode()
-        ctype = "text/plain" if isinstance(body, str) else "application/json"
+        if isinstance(body, bytes):
+            data, ctype = body, "application/octet-stream"
+        elif isinstance(body, str):
+            data, ctype = body.encode(), "text/plain; charset=utf-8"
+        else:
+            data, ctype = json.dumps(body).encode(), "application/json; charset=utf-8"
         try:
             self.send_response(status)
-            self.send_header("Content-Type", f"{ctype}; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
+            for name, value in {"Content-Type": ctype, **headers}.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)

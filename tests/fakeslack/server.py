@@ -1,24 +1,52 @@
-"""FakeSlack itself: its settings and records, starting and stopping, and method dispatch."""
+"""FakeSlack itself: its settings and records, starting and stopping, and the dispatch of Web
+API methods and pages."""
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from .chat import Chat
 from .conversations import Conversations
-from .faults import FAIL_MODES, TokenBucket
+from .faults import FAIL_MODES
 from .handler import Server
+from .openid import OpenId
 from .socketmode import SocketMode
-from .workspace import DEFAULT_SCOPES, ApiError, Reply
+from .workspace import (
+    BOT_ID,
+    BOT_USER_ID,
+    DEFAULT_SCOPES,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    TEAM_NAME,
+    USER_EMAIL,
+    USER_ID,
+    USER_NAME,
+    ApiError,
+    FakeTeam,
+    FakeToken,
+    FakeUser,
+    Reply,
+)
 
-Method = Callable[[dict[str, Any]], dict[str, Any]]  # a Web API method: params to answer fields
+CLIENT_ID = "0000000000.fake-client-id"  # the app's OAuth credentials: test values only
+CLIENT_SECRET = "fake-client-secret-for-tests"
+# The OAuth methods, kept in oauth_calls too.
+OAUTH_METHODS = frozenset(
+    {"oauth.v2.access", "openid.connect.token", "openid.connect.userInfo", "apps.uninstall"}
+)
+
+Method = Callable[[dict[str, Any], FakeToken], dict[str, Any]]  # params, caller -> answer fields
+ClientMethod = Callable[[dict[str, Any], str], dict[str, Any]]  # params, Authorization -> fields
+Page = Callable[[dict[str, Any]], Reply]  # a page of slack.com: params -> reply
 
 
-class FakeSlack(Chat, Conversations, SocketMode):
-    """A fake Slack workspace served over HTTP; see the package docstring."""
+class FakeSlack(Chat, Conversations, SocketMode, OpenId):
+    """A fake Slack, with one app in any number of workspaces, served over HTTP; see the package
+    docstring."""
 
     def __init__(
         self,
@@ -39,11 +67,29 @@ class FakeSlack(Chat, Conversations, SocketMode):
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._server = None
-        self.scopes = set(DEFAULT_SCOPES if scopes is None else scopes)
         self.channels = {}
+        team = FakeTeam(TEAM_ID, TEAM_NAME, TEAM_DOMAIN, BOT_USER_ID, BOT_ID)
+        team.users[USER_ID] = FakeUser(USER_ID, TEAM_ID, USER_NAME, USER_EMAIL)
+        self.teams = {TEAM_ID: team}
+        bot_scopes = set(DEFAULT_SCOPES if scopes is None else scopes)
+        self.tokens = {
+            token: FakeToken(token, "bot", TEAM_ID, BOT_USER_ID, bot_scopes),
+            app_token: FakeToken(app_token, "app", "", "", set()),
+        }
+        self.clock = time.time
         # WebApi
-        self.token, self.app_token = token, app_token
-        self.revoked = False
+        self.token, self.app_token = token, app_token  # the default bot token has `scopes`
+        # Teams
+        self._rotation = None
+        self._refresh_tokens = {}
+        self._serial = 0
+        # OAuth
+        self.client_id, self.client_secret = CLIENT_ID, CLIENT_SECRET
+        self.redirect_urls = []
+        self.oauth_calls = []
+        self._signed_in = (USER_ID, TEAM_ID)
+        self._deny_next = False
+        self._codes = {}
         # Chat
         self.broken_images = set()
         self.posts = []
@@ -60,11 +106,10 @@ class FakeSlack(Chat, Conversations, SocketMode):
         self._answers = []
         self._channel_rate, self._channel_burst = channel_rate, channel_burst
         self._channel_buckets = {}
-        self._workspace_bucket = (
-            TokenBucket(workspace_per_minute / 60, workspace_burst)
-            if workspace_per_minute
-            else None
+        self._workspace_rate = (
+            (workspace_per_minute / 60, workspace_burst) if workspace_per_minute else None
         )
+        self._workspace_buckets = {}
         # SocketMode
         self.socket_acks = []
         self.socket_ping_interval = 0.1
@@ -113,8 +158,11 @@ class FakeSlack(Chat, Conversations, SocketMode):
     # dispatch (called from handler threads)
 
     def _methods(self) -> dict[str, Method]:
+        """The methods taking a token, which run in the token's workspace."""
         return {
             "auth.test": self._auth_test,
+            "apps.uninstall": self._apps_uninstall,
+            "openid.connect.userInfo": self._openid_userinfo,
             "apps.connections.open": self._connections_open,
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
@@ -125,23 +173,47 @@ class FakeSlack(Chat, Conversations, SocketMode):
             "conversations.replies": self._conversations_replies,
         }
 
+    def _client_methods(self) -> dict[str, ClientMethod]:
+        """The methods taking the app's client credentials instead of a token."""
+        return {
+            "oauth.v2.access": self._oauth_v2_access,
+            "openid.connect.token": self._openid_token,
+        }
+
+    def _page(self, path: str) -> Page | None:
+        """The page of slack.com at `path`, if the fake has it."""
+        if path.startswith("/avatars/"):
+            return self._avatar
+        pages = {
+            "/oauth/v2/authorize": self._oauth_authorize,
+            "/openid/connect/authorize": self._openid_authorize,
+            "/openid/connect/keys": self._keys,
+        }
+        return pages.get(path)
+
     def _call_api(self, method: str, params: dict[str, Any], authorization: str) -> Reply:
-        handler = self._methods().get(method)
-        if handler is None:
+        if method not in self._methods() and method not in self._client_methods():
             return 200, {"ok": False, "error": "unknown_method"}, {}
-        try:
-            with self._lock:
-                if method == "apps.connections.open":
-                    self._authenticate_app(params, authorization)
-                else:
-                    self._authenticate(params, authorization)
-                body = handler(params)
+        post, error = None, None
+        with self._lock:
+            try:
+                body = self._dispatch(method, params, authorization)
                 post = self.posts[-1] if method == "chat.postMessage" else None
-        except ApiError as err:
-            return err.reply
+                reply: Reply = (200, {"ok": True, **body}, {})
+            except ApiError as err:
+                reply, error = err.reply, str(err)
+            if method in OAUTH_METHODS:
+                self._record(method, params, error, authorization)
         if post is not None and self.on_post is not None:
             self.on_post(post)  # outside the lock, so the callback may use the fake
-        return 200, {"ok": True, **body}, {}
+        return reply
+
+    def _dispatch(self, method: str, params: dict[str, Any], authorization: str) -> dict[str, Any]:
+        client_method = self._client_methods().get(method)
+        if client_method is not None:
+            return client_method(params, authorization)
+        token = self._authenticate(method, params, authorization)
+        return self._methods()[method](params, token)
 
     def _record_response(self, key: str, body: dict[str, Any]) -> Reply:
         with self._lock:

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from .websocket import OP_PING, WebSocket
-from .workspace import APP_ID, Workspace
+from .workspace import APP_ID, FakeToken, Workspace
 
 CLOSE_WAIT = 1.0  # seconds stop() lets a client answer a close frame before cutting it off
 
@@ -76,7 +76,7 @@ class SocketMode(Workspace):
             raise RuntimeError("no Socket Mode client is connected")
         ready[-1].send_text(json.dumps(envelope))
 
-    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _connections_open(self, params: dict[str, Any], token: FakeToken) -> dict[str, Any]:
         """apps.connections.open: a new socket URL on this server."""
         self._socket_urls += 1
         return {"url": f"{self.origin.replace('http', 'ws', 1)}/socket/{self._socket_urls}"}
