@@ -32,6 +32,7 @@ _TOP_KEY = re.compile(rb"\n([A-Za-z_][\w-]*)[ \t]*:")
 _UNUSUAL = re.compile(rb"\n[\"'{\[?&*!|>%]")
 _RANKING_KEYS = frozenset(
     b"title webUrl originalUrl heat quality published removed publishedDateTime topics".split()
+    + [b"provider"]
 )
 # Zero-width characters, and control characters (escape sequences would reach a terminal or
 # Slack as such): whitespace among them is squeezed to a space instead.
@@ -62,6 +63,7 @@ class Entry:
     published: bool
     removed: bool
     topics: tuple[str, ...]
+    provider: str | None = None  # the outlet's name: at most max_per_provider of one per topic
     source: str = ""  # the configured source it comes from; set by the index
 
     @property
@@ -139,13 +141,13 @@ class RankingFields(_Edge):
     removed: StrictBool | None = None
     published_at: datetime | None = Field(None, alias="publishedDateTime")
     topics: list[str | None] | None = None
+    provider: _Provider | None = None
 
 
 class ArticleFile(RankingFields):
     """The whole front matter of an article file."""
 
     excerpt: str | None = None
-    provider: _Provider | None = None
     images: list[_Image] | None = None
     related: list[_RelatedFile] | None = None
 
@@ -286,6 +288,7 @@ def _entry(name: str, fields: RankingFields) -> Entry:
         published=fields.published is True,
         removed=fields.removed is True,
         topics=tuple(clean_text(topic) for topic in fields.topics or () if topic),
+        provider=clean_text(fields.provider.name) or None if fields.provider else None,
     )
 
 

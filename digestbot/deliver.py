@@ -45,8 +45,14 @@ IMAGE_RETRIES = 3
 BACKOFF_CAP = 4.0
 READ_RETRIES = 6
 AMBIGUOUS = (ConnectionError, TimeoutError, URLError, OSError)
+TOO_LONG = {"msg_blocks_too_long", "msg_too_long"}
 AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 _POINTER = re.compile(r"\[json-pointer:(/[^\]]*)\]")
+
+
+class TooLong(DeliveryError):
+    """Slack refused a message as too long (limits it does not document): nothing was
+    posted, and smaller messages would go through."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,12 @@ class Slack:
         attempt = _Attempt(channel, {**arguments, "channel": to or channel}, locate)
         try:
             return self._post(attempt)
+        except TooLong:
+            if attempt.failures == 0:
+                raise  # nothing landed: smaller messages may be planned instead
+            raise DeliveryError(
+                "Slack refused the message as too long after an answer was lost", uncertain=True
+            ) from None
         except DeliveryError as error:
             uncertain = error.uncertain or attempt.failures > 0
             raise DeliveryError(error.reason, uncertain=uncertain) from None
@@ -268,6 +280,8 @@ class Slack:
                     log.warning(
                         "image rejected channel=%s failures=%d", channel, attempt.image_failures
                     )
+                elif code in TOO_LONG:
+                    raise TooLong(explain(code, channel, response.data)) from None
                 elif code == "not_in_channel" and not attempt.joined:
                     attempt.joined = True
                     self._join(destination, channel)

@@ -31,7 +31,7 @@ from digestbot.errors import ArticleError, ConfigError
 
 log = logging.getLogger(__name__)
 
-FORMAT = "4"
+FORMAT = "5"
 SUFFIXES = (".md", ".txt")
 Progress = Callable[[int, int], None]
 Stamp = tuple[int, int]  # a file's size and mtime: a file whose stamp is unchanged is not read
@@ -41,10 +41,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, error TEXT,
     title TEXT, url TEXT, heat REAL, quality REAL, published_at REAL, published INTEGER,
-    removed INTEGER, topics TEXT, display TEXT
+    removed INTEGER, topics TEXT, provider TEXT, display TEXT
 );
 """
-_COLUMNS = "path, title, url, heat, quality, published_at, published, removed, topics"
+_COLUMNS = "path, title, url, heat, quality, published_at, published, removed, topics, provider"
+_MARKS = ", ".join("?" * len(_COLUMNS.split(",")))
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,11 @@ class ArticleIndex:
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         if row is None or row[0] != FORMAT:
-            # The index is a cache: a new format simply starts over.
+            # The index is a cache: a new format (its columns too) simply starts over.
             with self._db:
-                self._db.execute("DELETE FROM articles")
+                self._db.execute("DROP TABLE articles")
+            self._db.executescript(_SCHEMA)
+            with self._db:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,))
 
     def refresh(self, progress: Progress | None = None) -> Snapshot:
@@ -183,10 +186,12 @@ class ArticleIndex:
                 raise ArticleError(path, problem)
             entry = read_entry(self.root / path, path, self.limit)
         except ArticleError as error:
-            row: tuple[object, ...] = (path, *stamp, error.reason) + (None,) * 9
+            row: tuple[object, ...] = (path, *stamp, error.reason) + (None,) * 10
         else:
             row = (path, *stamp, None, *_entry_row(entry)[1:], None)
-        self._db.execute("INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+        self._db.execute(
+            "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row
+        )
 
     def _entries(self) -> list[Entry]:
         # Only published, unremoved articles can ever be picked; in real feeds that is a
@@ -241,7 +246,7 @@ class ArticleIndex:
         entry, article = replace(entry, source=self.source), replace(article, source=self.source)
         with self._db:
             self._db.execute(
-                f"UPDATE articles SET ({_COLUMNS}, display) = (?,?,?,?,?,?,?,?,?,?) WHERE path = ?",
+                f"UPDATE articles SET ({_COLUMNS}, display) = ({_MARKS}, ?) WHERE path = ?",
                 (*_entry_row(entry), _article_to_json(article), path),
             )
         return entry, article
@@ -279,11 +284,12 @@ def _entry_row(entry: Entry) -> tuple[object, ...]:
         entry.published,
         entry.removed,
         json.dumps(entry.topics),
+        entry.provider,
     )
 
 
 def _entry_from_row(row: tuple, source: str) -> Entry:  # type: ignore[type-arg]
-    path, title, url, heat, quality, published_at, published, removed, topics = row
+    path, title, url, heat, quality, published_at, published, removed, topics, provider = row
     return Entry(
         path=path,
         title=title,
@@ -296,6 +302,7 @@ def _entry_from_row(row: tuple, source: str) -> Entry:  # type: ignore[type-arg]
         published=bool(published),
         removed=bool(removed),
         topics=tuple(json.loads(topics)),
+        provider=provider,
         source=source,
     )
 

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from digestbot import owners
 from digestbot.channels import channel_name, is_channel_id
 from digestbot.clock import SYSTEM, Clock
 from digestbot.errors import LedgerError
-from digestbot.selection import Seen
+from digestbot.selection import Seen, title_key
 from digestbot.store import (
     brief,
     channel_ids,
@@ -314,6 +314,14 @@ class Ledger:
             _update_mine(db, claim, status=status, error=error, finished_at=now, heartbeat=now)
 
     @guarded
+    def replan(self, claim: Claim, plan: ClaimPlan) -> Claim:
+        """The claim's remaining parts planned anew (a message Slack refused as too long, split
+        in two): what landed stays as it was; the claim, with its new plan."""
+        with self.engine.begin() as db:
+            _update_mine(db, claim, payload=plan.to_json(), heartbeat=self.clock.time())
+        return replace(claim, plan=plan)
+
+    @guarded
     def hold(self, claim: Claim, error: str) -> None:
         """Leave a claim pending with the reason: a message may have landed, unconfirmed, or
         the process is stopping. Its articles stay reserved; any process may finish it."""
@@ -455,7 +463,8 @@ def _seen(db: Connection, keys: set[str]) -> dict[str, Seen]:
     return {
         key: Seen(
             urls=frozenset(i.url for i in found),
-            titles=frozenset(i.title for i in found),
+            # Keys stored by an older digestbot folded less: fold them the way it does now.
+            titles=frozenset(title_key(i.title) for i in found),
             keys=frozenset(i.article for i in found if i.article),
         )
         for key, found in items.items()

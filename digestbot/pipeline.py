@@ -139,8 +139,10 @@ def plan(
         for channel in dict.fromkeys(channels or digest.channels):
             already = seen(channel) if seen else Seen()
             if already not in composed:
-                rule = Rule(digest.topics, digest.top, digest.max_age, already)
+                rule = Rule(
+                    digest.topics, digest.top, digest.max_age, already, digest.max_per_provider
+                )
                 topics = library.topics(rule, when, sources)
-                composed[already] = compose(digest.heading, topics, when)
+                composed[already] = compose(digest.heading, topics, when, layout=digest.layout)
             plans.append(ChannelPlan(digest, channel, composed[already]))
     return plans

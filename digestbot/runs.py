@@ -13,17 +13,19 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from digestbot.channels import channel_name, is_channel_id
 from digestbot.clock import SYSTEM, Clock
+from digestbot.compose import split
 from digestbot.config import DEFAULT_CATCH_UP, Config, DigestConfig
 from digestbot.deliver import (
     Posted,
     Slack,
+    TooLong,
     Workspace,
     message_metadata,
     part_arguments,
@@ -40,6 +42,7 @@ WORKERS = 48  # posts in flight; Slack answers 429 past its workspace limit and 
 HEARTBEAT_EVERY = 15.0
 HISTORY_SLACK = 120.0  # seconds before the claim to search history from (clock skew)
 REPLANS = 5  # attempts to claim a channel while concurrent runs keep taking its articles
+MAX_SPLITS = 8  # a message refused as too long is halved at most this many times per channel
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,22 @@ Job = Callable[[], Outcome]
 
 def _done(outcome: Outcome) -> Job:
     return lambda: outcome
+
+
+def _split_part(plan: ClaimPlan, part: int) -> ClaimPlan:
+    """The plan with one part cut in two between its articles (or its text shortened)."""
+    pieces = split(plan.messages[part], len(plan.articles[part]))
+    articles = plan.articles[part]
+    messages, parts, start = [], [], 0
+    for arguments, count in pieces:
+        messages.append(arguments)
+        parts.append(articles[start : start + count])
+        start += count
+    return replace(
+        plan,
+        messages=[*plan.messages[:part], *messages, *plan.messages[part + 1 :]],
+        articles=[*plan.articles[:part], *parts, *plan.articles[part + 1 :]],
+    )
 
 
 def _find_or_uncertain(locate: Callable[[], Posted | None]) -> Posted | None:
@@ -323,7 +342,7 @@ class Sender:
                 return Outcome(claim.digest, channel, Status.NOTHING_NEW)
             if recovering and (expired := self._expire(claim)):
                 return expired
-            posted = self._post_parts(claim, recovering)
+            posted, claim = self._post_parts(claim, recovering)
         except DeliveryError as error:
             return self._failed(claim, error)
         except DigestbotError as error:
@@ -378,20 +397,35 @@ class Sender:
         reason = "the run is older than its catch_up window; not posted late"
         return Outcome(claim.digest, claim.plan.channel, Status.EXPIRED, reason)
 
-    def _post_parts(self, claim: Claim, recovering: bool) -> Posted:
+    def _post_parts(self, claim: Claim, recovering: bool) -> tuple[Posted, Claim]:
+        """Post the parts not yet posted, recording each as it lands; a part Slack refuses as
+        too long is split in two and planned again. The first part, and the claim as it ends."""
         posted = list(claim.posted)
         channel_id = claim.channel_id
-        for part in range(len(posted), len(claim.plan.messages)):
+        splits = 0
+        part = len(posted)
+        while part < len(claim.plan.messages):
             thread_ts = posted[0] if part else None
             arguments = part_arguments(claim.plan.messages[part], _metadata(claim, part), thread_ts)
             locate = self._locate(claim, part, thread_ts, channel_id)
             found = _find_or_uncertain(locate) if recovering and part == len(claim.posted) else None
             label = claim.plan.channel
-            landed = found or self.slack.post(label, arguments, locate, to=_destination(claim))
+            try:
+                landed = found or self.slack.post(label, arguments, locate, to=_destination(claim))
+            except TooLong:
+                splits += 1
+                if splits > MAX_SPLITS:
+                    raise
+                claim = self.ledger.replan(claim, _split_part(claim.plan, part))
+                log.warning(
+                    "message too long, split run=%s channel=%s part=%d", claim.run_id, label, part
+                )
+                continue
             posted.append(landed.ts)
             channel_id = landed.channel_id
             self.ledger.record_part(claim, posted, channel_id)
-        return Posted(posted[0], channel_id or "")
+            part += 1
+        return Posted(posted[0], channel_id or ""), claim
 
     def _locate(
         self, claim: Claim, part: int, thread_ts: str | None, channel_id: str | None

@@ -37,7 +37,7 @@ MAX_INSTANCES = 4
 # time it takes from APScheduler's decision to the job asking for its scheduled time.
 FIRING_SLACK = timedelta(minutes=1)
 _TIMING = {"schedule", "timezone", "catch_up"}
-_WATCHED = ("title", "topics", "channels", "schedule", "timezone", "top", "max_age", "catch_up")
+_WATCHED = tuple(name for name in DigestConfig.model_fields if name != "name")
 
 Printer = Callable[[Sequence[ChannelPlan]], None]
 

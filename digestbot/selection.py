@@ -5,11 +5,13 @@ heat and an http(s) address, carries the topic (case-insensitive) and, with max_
 published within that long before the run. Candidates rank by heat, then quality, then
 publication time (newest first). An address or a title is used once per digest, at its hottest,
 under the first topic that takes it; a channel's already-delivered articles are left out first.
+With max_per_provider, a topic takes at most that many articles of one outlet.
 """
 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,11 +43,26 @@ class Rule:
     top: int
     max_age: timedelta | None = None
     seen: Seen = field(default_factory=Seen)
+    max_per_provider: int | None = None
+
+
+# What real feeds swap between twins of one title: curly and straight quotes, dashes, and
+# invisible or non-breaking spaces (NFKC turns the non-breaking ones into spaces).
+_FOLDS = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u00b4\u0060", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad"),
+    }
+)
 
 
 def title_key(title: str) -> str:
-    """A title as duplicates share it: case-folded, whitespace squeezed."""
-    return " ".join(title.casefold().split())
+    """A title as duplicates share it: Unicode compatibility forms, quotes and dashes folded,
+    invisible characters dropped, case-folded, whitespace squeezed."""
+    folded = unicodedata.normalize("NFKC", title).translate(_FOLDS).casefold()
+    return " ".join(folded.split())
 
 
 def decayed_heat(published_at: datetime, now: datetime, weight: float, half_life: timedelta) -> int:
@@ -68,13 +85,20 @@ def select(entries: Iterable[Entry], rule: Rule, now: datetime) -> list[TopicPic
     picks, used = [], set()
     for topic in dict.fromkeys(rule.topics):
         folded = topic.casefold()
-        taken = []
+        taken: list[Entry] = []
+        per_provider: dict[str, int] = {}
         for entry in pool:
             if len(taken) == rule.top:
                 break
-            if entry.key not in used and folded in _folded(entry):
-                taken.append(entry)
-                used.add(entry.key)
+            if entry.key in used or folded not in _folded(entry):
+                continue
+            outlet = (entry.provider or "").casefold()
+            if outlet and rule.max_per_provider is not None:
+                if per_provider.get(outlet, 0) >= rule.max_per_provider:
+                    continue  # the next hottest article of another outlet takes the place
+                per_provider[outlet] = per_provider.get(outlet, 0) + 1
+            taken.append(entry)
+            used.add(entry.key)
         if taken:
             picks.append(TopicPick(topic, tuple(taken)))
     return picks

@@ -144,14 +144,15 @@ def test_long_digest_continues_in_a_thread(
 ) -> None:
     """A digest past 50 blocks posts a first message and its continuation as a thread reply."""
     template = (articles / "000_5d341ca81f4b44a3.txt").read_text()
-    for n in range(20):
+    for n in range(30):  # two blocks an article: 31 articles cannot fit one message
         (articles / f"copy{n}.md").write_text(
             template.replace("integrated-ai-chip", f"chip-{n}").replace("smarter", f"smarter {n}")
         )
-    write_config(config_for(articles, ["#ai-news"], top=25))
+    write_config(config_for(articles, ["#ai-news"], top=40))
     assert cli("send").code == 0
-    first, reply = slack.messages_in("ai-news")
-    assert reply["thread_ts"] == first["ts"]
+    first, *replies = slack.messages_in("ai-news")
+    assert replies and all(reply["thread_ts"] == first["ts"] for reply in replies)
+    assert "more articles in the thread" in json.dumps(first["blocks"])
     assert cli("send").out.strip() == "ai-daily → #ai-news: nothing new"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +52,8 @@ class DigestConfig(BaseModel):
     max_age: Duration | None = None
     catch_up: Duration = DEFAULT_CATCH_UP
     sources: Names | None = None
+    layout: Literal["full", "compact"] = "full"
+    max_per_provider: int | None = Field(None, ge=1)
 
     @field_validator("channels")
     @classmethod

@@ -110,6 +110,22 @@ _BLOCK_CHECKS: dict[str, Callable[[dict[str, Any], str], None]] = {
 }
 
 
+def block_text(blocks: list[Any]) -> int:
+    """Characters in the text objects of blocks: what Slack's unstated limit counts."""
+
+    def texts(value: Any) -> Iterator[str]:
+        if isinstance(value, dict):
+            if value.get("type") in ("mrkdwn", "plain_text") and isinstance(value.get("text"), str):
+                yield value["text"]
+            for inner in value.values():
+                yield from texts(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                yield from texts(inner)
+
+    return sum(len(text) for text in texts(blocks))
+
+
 def validate_blocks(blocks: list[Any]) -> None:
     """Raise BlockError for the first violation of Slack's Block Kit limits."""
     _check_items(blocks, 50, "/blocks", least=0)

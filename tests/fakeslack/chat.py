@@ -6,16 +6,23 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from .blocks import BlockError, image_urls, validate_blocks
+from .blocks import BlockError, block_text, image_urls, validate_blocks
 from .faults import Faults
 from .webapi import WebApi, flag, json_field
 from .workspace import ApiError, FakeChannel, FakeToken
+
+# Real Slack refuses a message past about 4,000 characters of text and 13,000 of block text
+# (measured by Slack's users; its documents say 40,000 and nothing).
+TEXT_LIMIT = 4_000
+BLOCK_TEXT_LIMIT = 13_000
 
 
 class Chat(WebApi, Faults):
     """Posting: channel access, rate limits, Block Kit and image checks, threads, metadata."""
 
     broken_images: set[str]  # image URLs whose "download" fails, like a WebP image's
+    text_limit: int  # characters of top-level text past which Slack answers msg_too_long
+    block_text_limit: int  # characters of block text past which: msg_blocks_too_long
     posts: list[dict[str, Any]]  # every accepted chat.postMessage (any workspace's), with options
     ephemerals: list[dict[str, Any]]  # every accepted chat.postEphemeral
     _last_ts_us: int  # the newest message ts, in microseconds
@@ -41,8 +48,11 @@ class Chat(WebApi, Faults):
             raise ApiError("invalid_blocks_format")
         if not text.strip() and not blocks:
             raise ApiError("no_text")
-        if len(text) > 40000:
+        # Real Slack's limits, lower than its documents say (../shared/docs/slack-facts.md).
+        if len(text) > self.text_limit:
             raise ApiError("msg_too_long")
+        if block_text(blocks or []) > self.block_text_limit:
+            raise ApiError("msg_blocks_too_long")
         try:
             validate_blocks(blocks or [])
             for url, pointer in image_urls(blocks or []):

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .chat import Chat
+from .chat import BLOCK_TEXT_LIMIT, TEXT_LIMIT, Chat
 from .conversations import Conversations
 from .faults import FAIL_MODES
 from .handler import Server
@@ -92,6 +92,7 @@ class FakeSlack(Chat, Conversations, SocketMode, OpenId):
         self._codes = {}
         # Chat
         self.broken_images = set()
+        self.text_limit, self.block_text_limit = TEXT_LIMIT, BLOCK_TEXT_LIMIT
         self.posts = []
         self.ephemerals = []
         self._last_ts_us = 0
