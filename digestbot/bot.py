@@ -200,7 +200,7 @@ def _slack_sign_in(service: DigestService) -> SlackSignIn | None:
         secret.get_secret_value(),
         settings.slack_api_url,
         workspace.team_id,
-        service.config.dashboard.allowed_users,
+        lambda: service.config.dashboard.allowed_users,
     )
 
 

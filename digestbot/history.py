@@ -66,7 +66,7 @@ class History:
         """The most recent claim of each (digest, channel) asked for (channels as configured),
         keyed as asked; one indexed query per pair."""
         found = {}
-        with self.ledger.engine.connect() as db:
+        with self.ledger.reads.connect() as db:
             for digest, channel in pairs:
                 row = db.execute(
                     select(deliveries)
@@ -94,6 +94,8 @@ class History:
             query = query.where(columns.status == chosen.status)
         if after is not None:
             query = query.where(
+                # Redundant with what follows, but the one condition an index can start from.
+                columns.claimed_at <= after.claimed_at,
                 or_(
                     columns.claimed_at < after.claimed_at,
                     and_(
@@ -105,7 +107,7 @@ class History:
         query = query.order_by(
             columns.claimed_at.desc(), columns.run_id.desc(), columns.channel.desc()
         ).limit(size + 1)
-        with self.ledger.engine.connect() as db:
+        with self.ledger.reads.connect() as db:
             claims = [claim_from_row(row._mapping) for row in db.execute(query)]
         if len(claims) <= size:
             return Page(claims, None)

@@ -37,6 +37,7 @@ from digestbot.store import (
     lock_channel,
     open_engine,
     open_existing,
+    reader,
     sent_articles,
     upsert,
 )
@@ -140,6 +141,7 @@ class Ledger:
         self.url = url
         self.clock = clock
         self.engine = engine or open_engine(url)
+        self.reads = reader(self.engine)
         self._insert_sent = insert_ignore(self.engine, sent_articles)
         self._ids: dict[str, str] | None = None
         self._ids_lock = threading.Lock()
@@ -161,7 +163,7 @@ class Ledger:
             return name
         with self._ids_lock:
             if self._ids is None:  # one query for all: the table holds the configured channels
-                with self.engine.connect() as db:
+                with self.reads.connect() as db:
                     self._ids = {name: cid for name, cid in db.execute(select(channel_ids))}
             return self._ids.get(name, name)
 
@@ -184,7 +186,7 @@ class Ledger:
     def seen_all(self, channels: Iterable[str]) -> dict[str, Seen]:
         """`seen` for many channels, in two queries."""
         keys = {channel: self.key(channel) for channel in channels}
-        with self.engine.connect() as db:
+        with self.reads.connect() as db:
             by_key = _seen(db, set(keys.values()))
         return {channel: by_key[key] for channel, key in keys.items()}
 
@@ -222,7 +224,7 @@ class Ledger:
     @guarded
     def get(self, run_id: str, channel: str) -> Claim | None:
         key = self.key(channel)
-        with self.engine.connect() as db:
+        with self.reads.connect() as db:
             row = db.execute(
                 select(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.channel == key)
             ).first()
@@ -344,7 +346,7 @@ class Ledger:
     @guarded
     def orphaned(self, digests: Iterable[str]) -> list[Claim]:
         """Pending claims of these digests that nobody is delivering (a crash, a lost answer)."""
-        with self.engine.connect() as db:
+        with self.reads.connect() as db:
             rows = db.execute(
                 select(deliveries).where(
                     deliveries.c.status == ClaimStatus.PENDING,
@@ -359,7 +361,7 @@ class Ledger:
 
     @guarded
     def claims(self, run_id: str) -> list[Claim]:
-        with self.engine.connect() as db:
+        with self.reads.connect() as db:
             rows = db.execute(select(deliveries).where(deliveries.c.run_id == run_id)).all()
         return [claim_from_row(row._mapping) for row in rows]
 

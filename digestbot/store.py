@@ -41,7 +41,7 @@ from digestbot.errors import LedgerError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # What each version adds to the one before, run in order on an older store, in one transaction.
 MIGRATIONS = {
     2: ["ALTER TABLE sent_articles ADD COLUMN article TEXT"],  # articles known by source/path
@@ -53,7 +53,10 @@ MIGRATIONS = {
         "CREATE INDEX IF NOT EXISTS deliveries_by_channel ON deliveries (channel, claimed_at)",
         "CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, claimed_at)",
     ],
+    # The history of one digest, newest first, without sorting all of it.
+    4: ["CREATE INDEX IF NOT EXISTS deliveries_by_digest_time ON deliveries (digest, claimed_at)"],
 }
+_READ_ONLY = "digestbot_read_only"
 _SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises table creation
 
 metadata = MetaData()
@@ -77,6 +80,7 @@ deliveries = Table(
     Index("deliveries_by_digest", "digest", "channel", "claimed_at"),
     Index("deliveries_by_channel", "channel", "claimed_at"),
     Index("deliveries_by_status", "status", "claimed_at"),
+    Index("deliveries_by_digest_time", "digest", "claimed_at"),
 )
 sent_articles = Table(
     "sent_articles",
@@ -150,6 +154,11 @@ def _opening(engine: Engine) -> Iterator[None]:
         raise LedgerError(f"cannot open the state store: {brief(error)}") from None
 
 
+def reader(engine: Engine) -> Engine:
+    """The engine for queries that only read: on SQLite they wait for no writer."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
 def lock_channel(db: Connection, channel: str) -> None:
     """Serialise work on one channel until the transaction ends (SQLite: it already is)."""
     if db.dialect.name == "postgresql":
@@ -200,7 +209,10 @@ def _engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader takes no lock (in WAL it reads beside a writer); a writer takes its lock at
+        # once, so that two writers queue instead of failing.
+        reading = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -164,7 +164,7 @@ def test_overview_shows_each_digest_its_runs_and_channels(dashboard, slack: Fake
     running, browser = dashboard
     browser.log_in()
     _, page, headers = browser.get("/digests/ai")
-    assert browser.post("/digests/ai/send", {"csrf": browser.csrf(page)})[0] == 200
+    assert browser.post("/digests/ai/send", {"csrf": browser.csrf(page)})[0] == 303
     _, page, headers = browser.get("/")
     assert "at 09:00, every day" in page and page.count('class="next"') == 3
     assert "#ai-news" in page and "#general" in page and "delivered" in page
@@ -175,14 +175,17 @@ def test_overview_shows_each_digest_its_runs_and_channels(dashboard, slack: Fake
 
 
 def test_send_now_posts_and_shows_the_outcome_per_channel(dashboard, slack: FakeSlack) -> None:
-    """Send now posts the digest to each channel and says how each went."""
+    """Send now posts the digest to each channel, then shows once how each went."""
     _, browser = dashboard
     browser.log_in()
     _, page, _ = browser.get("/digests/ai")
-    status, page, _ = browser.post("/digests/ai/send", {"csrf": browser.csrf(page)})
-    assert status == 200 and "Sent now" in page
+    status, _, headers = browser.post("/digests/ai/send", {"csrf": browser.csrf(page)})
+    assert status == 303 and headers["Location"] == "/digests/ai"  # a reload sends nothing
+    _, page, _ = browser.get("/digests/ai")
+    assert "Sent now" in page
     assert page.count("status-delivered") == 2
     assert len(slack.messages_in("ai-news")) == 1 and len(slack.messages_in("general")) == 1
+    assert "Sent now" not in browser.get("/digests/ai")[1]
 
 
 def test_send_now_honours_slash_allowed_users(

@@ -34,6 +34,9 @@ SESSION = "digestbot_session"
 LOGIN = "digestbot_login"  # the login form's CSRF token, before there is a session
 SIGN_IN = "digestbot_sign_in"  # Sign in with Slack's state, nonce and next page
 SIGN_IN_SECONDS = 600
+SENT = "digestbot_sent"  # what "Send now" did, shown once by the page it redirects to
+SENT_SECONDS = 60
+MAX_SHOWN = 20  # channels whose outcome the page shows (a cookie holds a few KB)
 _DIGEST_PAGE = re.compile(r"/digests/([A-Za-z0-9][A-Za-z0-9_.-]*)(/send)?")
 _STATIC = {"/static/dashboard.css": ("dashboard.css", "text/css; charset=utf-8")}
 
@@ -99,15 +102,23 @@ class Dashboard:
         if path == "/deliveries" and request.method == "GET":
             return self._deliveries(request, session)
         if path == "/logout" and request.method == "POST":
+            self.signer.end(session)
             response = Response.redirect("/login")
             response.cookie(SESSION, "", secure=request.secure, max_age=0)
             return response
         page = _DIGEST_PAGE.fullmatch(path)
         if page and page.group(1) in self.service.config.digests:
             if page.group(2) and request.method == "POST":
-                return self._send_now(page.group(1), session)
+                return self._send_now(page.group(1), session, request)
             if not page.group(2) and request.method == "GET":
-                return self._digest(page.group(1), session)
+                sent = self.signer.check(request.cookies.get(SENT))
+                outcomes = (
+                    sent["outcomes"] if sent and sent.get("digest") == page.group(1) else None
+                )
+                response = self._digest(page.group(1), session, outcomes)
+                if sent:
+                    response.cookie(SENT, "", secure=request.secure, max_age=0)
+                return response
         return self._page("message.html", session, 404, title="Not found", text=NOT_FOUND)
 
     def _digest(self, name: str, session: Session, outcomes: list[Any] | None = None) -> Response:
@@ -121,7 +132,16 @@ class Dashboard:
             can_send=self.service.can_post,
         )
 
-    def _send_now(self, name: str, session: Session) -> Response:
+    def _digest_after_send(self, name: str, session: Session, request: Request) -> Response:
+        """The digest page, with what "Send now" just did (once) when it sent."""
+        sent = self.signer.check(request.cookies.get(SENT))
+        outcomes = sent["outcomes"] if sent and sent.get("digest") == name else None
+        response = self._digest(name, session, outcomes)
+        if sent:
+            response.cookie(SENT, "", secure=request.secure, max_age=0)
+        return response
+
+    def _send_now(self, name: str, session: Session, request: Request) -> Response:
         allowed = self.service.config.slash.allowed_users
         if allowed and session.user not in allowed:
             text = "You may not post digests (slash.allowed_users does not list you)."
@@ -132,7 +152,15 @@ class Dashboard:
         digest = self.service.config.digests[name]
         delivery = self.service.deliver([Run.manual(digest, self.service.now(digest))])
         log.info("dashboard send digest=%s user=%s", name, session.user)
-        return self._digest(name, session, delivery.outcomes)
+        # Post/Redirect/Get: reloading the page shows the outcome again, it does not send again.
+        outcomes = [
+            {"channel": o.channel, "status": str(o.status), "detail": o.detail[:200]}
+            for o in delivery.outcomes[:MAX_SHOWN]
+        ]
+        response = Response.redirect(f"/digests/{name}")
+        sent = self.signer.expiring({"digest": name, "outcomes": outcomes}, SENT_SECONDS)
+        response.cookie(SENT, sent, secure=request.secure, max_age=SENT_SECONDS)
+        return response
 
     def _deliveries(self, request: Request, session: Session) -> Response:
         query = request.query

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -74,14 +75,14 @@ class SlackSignIn:
         client_secret: str,
         api_url: str,
         team: str,
-        allowed_users: list[str],
+        allowed_users: Callable[[], list[str]],
     ) -> None:
         self.client_id = client_id
         self._client_secret = client_secret
         self._client = WebClient(base_url=api_url)
         self._authorize = _authorize_url(api_url)
         self.team = team
-        self.allowed_users = allowed_users
+        self.allowed_users = allowed_users  # read at each sign-in: config edits apply at once
 
     def authorize_url(self, redirect_uri: str, state: str, nonce: str) -> str:
         generator = OpenIDConnectAuthorizeUrlGenerator(
@@ -110,7 +111,8 @@ class SlackSignIn:
         team = str(info.get("https://slack.com/team_id") or "")
         if team != self.team:
             raise Refused("only members of the bot's own workspace may sign in")
-        if self.allowed_users and user not in self.allowed_users:
+        allowed = self.allowed_users()
+        if allowed and user not in allowed:
             raise Refused("you are not among dashboard.allowed_users")
         return Identity(user, str(info.get("name") or user), team)
 

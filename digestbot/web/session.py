@@ -43,6 +43,10 @@ class Signer:
     def __init__(self, key: bytes, clock: Clock = SYSTEM) -> None:
         self._key = key
         self.clock = clock
+        # Sessions logged out, by their CSRF token, until they would have expired anyway: a
+        # copy of the cookie is worthless after "Log out" (in this process).
+        self._ended: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def sign(self, value: dict[str, Any]) -> str:
         body = base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode())
@@ -70,9 +74,18 @@ class Signer:
         if value is None:
             return None
         try:
-            return Session(**value)
+            session = Session(**value)
         except TypeError:
             return None
+        with self._lock:
+            return None if session.csrf in self._ended else session
+
+    def end(self, session: Session) -> None:
+        """Log a session out: its cookie is refused from now on."""
+        now = self.clock.time()
+        with self._lock:
+            self._ended = {csrf: until for csrf, until in self._ended.items() if until > now}
+            self._ended[session.csrf] = session.expires
 
     def expiring(self, value: dict[str, Any], seconds: float) -> str:
         return self.sign({**value, "expires": self.clock.time() + seconds})
