@@ -24,12 +24,15 @@ from digestbot.sources.registry import ProgressFor
 # SQLAlchemy, slack-sdk, Bolt and APScheduler take most of a second to import, and a preview
 # needs none of them: the parts that use them are imported where they are built.
 if TYPE_CHECKING:
+    from slack_bolt import App
+
     from digestbot.frontdoor import Health
     from digestbot.ledger import Ledger
     from digestbot.runs import Sender
     from digestbot.scheduler import Printer, Scheduler
     from digestbot.web.app import Dashboard
     from digestbot.web.auth import SlackSignIn, TokenLogin
+    from digestbot.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +52,20 @@ def open_service(
     copying: ProgressFor | None = None,
 ) -> DigestService:
     """The parts a run needs. `post`: connect to Slack (the token is checked and the channels'
-    IDs learned); `record`: open the ledger, creating it. Neither: read the ledger if there is
-    one (what each channel already had), creating nothing."""
+    IDs learned; with many workspaces, each when first sent to); `record`: open the ledger,
+    creating it. Neither: read the ledger if there is one (what each channel already had),
+    creating nothing."""
+    many = settings.many_workspaces()
     if not (post or record):
         ledger = _existing_ledger(settings, clock)
-        return DigestService(
+        service = DigestService(
             settings, config, clock=clock, ledger=ledger, progress=progress, copying=copying
         )
+        if many and ledger is not None:
+            service.workspaces = _workspaces(service, stop)
+        return service
     token = settings.slack_bot_token
-    if post and token is None:
+    if post and token is None and not many:
         raise DigestbotError(
             "SLACK_BOT_TOKEN is not set: digestbot needs the app's bot token to post "
             "(`digestbot send --dry-run` shows what it would post)"
@@ -68,12 +76,14 @@ def open_service(
     service = DigestService(
         settings, config, clock=clock, ledger=ledger, progress=progress, copying=copying
     )
-    if token is not None and post:
-        try:
+    try:
+        if many:
+            service.workspaces = _workspaces(service, stop)
+        elif token is not None and post:
             service.sender = _connect(token.get_secret_value(), service, stop)
-        except BaseException:
-            service.close()
-            raise
+    except BaseException:
+        service.close()
+        raise
     return service
 
 
@@ -98,6 +108,33 @@ def _connect(token: str, service: DigestService, stop: threading.Event | None) -
     return sender
 
 
+def _workspaces(service: DigestService, stop: threading.Event | None) -> Workspaces:
+    """The app's installations, each workspace sent to with its own token."""
+    from digestbot.workspaces import Workspaces
+
+    assert service.ledger is not None
+    config = lambda: service.config  # noqa: E731 -- read at each run: edits apply
+    return Workspaces(service.settings, service.ledger, config, clock=service.clock, stop=stop)
+
+
+def slack_app(service: DigestService) -> App:
+    """The Bolt app: /digest, and with many workspaces "Add to Slack" and their uninstalls."""
+    from digestbot import slash
+
+    workspaces = service.workspaces
+    if workspaces is None:
+        return slash.create_app(service)
+    from digestbot import install
+
+    app = slash.create_app(
+        service,
+        oauth=install.oauth_settings(service.settings, workspaces),
+        authorize=install.WorkspaceAuthorize(workspaces),
+    )
+    install.listen_for_uninstalls(app, workspaces)
+    return app
+
+
 class Bot:
     """`digestbot run`: the scheduler, and /digest and /healthz when configured."""
 
@@ -113,10 +150,11 @@ class Bot:
 
         self.scheduler.start()
         settings = self.service.settings
-        app = slash.create_app(self.service) if settings.slack_app_token or settings.port else None
+        app = slack_app(self.service) if settings.slack_app_token or settings.port else None
         if settings.slack_app_token and app is not None:
             self._transports.append(slash.SocketMode(app, settings))
-            app = None  # Socket Mode instead of the HTTP endpoint
+            if self.service.workspaces is None:
+                app = None  # Socket Mode instead of the HTTP endpoint (but for installs)
         if settings.port:
             from digestbot.frontdoor import FrontDoor
 
@@ -191,17 +229,21 @@ def _slack_sign_in(service: DigestService) -> SlackSignIn | None:
         missing = "SLACK_CLIENT_ID" if client_id is None else "SLACK_CLIENT_SECRET"
         log.warning("dashboard sign in with Slack off: %s is not set", missing)
         return None
-    workspace = service.sender.workspace if service.sender else None
-    if workspace is None or not workspace.team_id:
-        log.warning("dashboard sign in with Slack off: it needs SLACK_BOT_TOKEN (the workspace)")
-        return None
     return SlackSignIn(
         client_id,
         secret.get_secret_value(),
         settings.slack_api_url,
-        workspace.team_id,
+        lambda: _teams(service),
         lambda: service.config.dashboard.allowed_users,
     )
+
+
+def _teams(service: DigestService) -> set[str]:
+    """The workspaces whose members may sign in: the bot token's, or every one installed."""
+    if service.workspaces is not None:
+        return {found.team for found in service.workspaces.installed()}
+    workspace = service.sender.workspace if service.sender else None
+    return {workspace.team_id} if workspace and workspace.team_id else set()
 
 
 class LocalDashboard:
@@ -213,7 +255,7 @@ class LocalDashboard:
 
         config = load_config(settings.config_path)
         self.stop = threading.Event()
-        post = settings.slack_bot_token is not None
+        post = settings.slack_bot_token is not None or settings.many_workspaces()
         self.service = open_service(settings, config, post=post, clock=clock, stop=self.stop)
         self.login = TokenLogin.one_time()
         pages = dashboard(self.service, None, self.login)
@@ -244,8 +286,10 @@ def build(settings: Settings, printer: Printer, *, clock: Clock = SYSTEM) -> Bot
     from digestbot.scheduler import Scheduler
 
     slash.check_settings(settings)
+    if settings.many_workspaces() and settings.port is None:
+        log.warning("PORT is not set: no Add to Slack page here; runs post to installed workspaces")
     config = load_config(settings.config_path)
     stop = threading.Event()
-    post = settings.slack_bot_token is not None
+    post = settings.slack_bot_token is not None or settings.many_workspaces()
     service = open_service(settings, config, post=post, clock=clock, stop=stop)
     return Bot(service, Scheduler(service, settings.config_path, printer), stop)

@@ -20,3 +20,14 @@ def channel_name(channel: str) -> str:
     """A channel as people write it: IDs as they are, names without '#', in lower case."""
     channel = channel.strip()
     return channel if is_channel_id(channel) else channel.lstrip("#").lower()
+
+
+def scoped(team: str | None, channel: str) -> str:
+    """How the ledger keys a channel: `TEAM:CHANNEL`, so that two workspaces' #general (or a
+    Slack Connect channel both share, one ID) are two channels with two histories."""
+    return f"{team}:{channel}" if team else channel
+
+
+def unscoped(key: str) -> str:
+    """The channel (ID or name) a ledger key stands for, without its workspace."""
+    return key.rpartition(":")[2]

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 from digestbot import bot, logs, terminal
 from digestbot.compose import preview_arguments
-from digestbot.config import Config, load_config, load_settings, timezone
+from digestbot.config import Config, Settings, load_config, load_settings, timezone
 from digestbot.errors import DigestbotError
 from digestbot.pipeline import ChannelPlan
 from digestbot.service import DigestService
 
 if TYPE_CHECKING:
-    pass
+    from digestbot.installations import Installed
 
 SKIPPED_SHOWN = 10
 
@@ -220,8 +220,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
     service = _service(args, config)
     try:
-        digests = status.digests(config, service.ledger, _as_of(config, None))
+        digests = status.digests(config, service.ledger_for, _as_of(config, None))
         sources = status.sources(service.sources)
+        installed = service.workspaces.installed() if service.workspaces else None
     finally:
         service.close()
     for digest in digests:
@@ -240,7 +241,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     for source in sources:
         state = terminal.source_state(source, now)
         terminal.say(f"  {source.name} ({source.kind} {source.location}): {state}")
+    if installed is not None:
+        _print_installed(installed)
     return 0
+
+
+def cmd_workspaces(args: argparse.Namespace) -> int:
+    """List the workspaces the app is installed in: team, bot user, installed at, scopes and
+    the state of its token (with SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET
+    set and no SLACK_BOT_TOKEN; install more at /slack/install on `digestbot run`'s PORT).
+
+    Example: digestbot workspaces
+    """
+    settings: Settings = args.settings
+    if not settings.many_workspaces():
+        mode = "SLACK_BOT_TOKEN is set" if settings.slack_bot_token else "no Slack app is set up"
+        terminal.say(
+            f"one workspace at most: {mode}. Installing in many workspaces needs SLACK_CLIENT_ID,"
+            " SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET, without SLACK_BOT_TOKEN."
+        )
+        return 0
+    service = _service(args, _config(args))
+    try:
+        installed = service.workspaces.installed() if service.workspaces else []
+    finally:
+        service.close()
+    _print_installed(installed)
+    return 0
+
+
+def _print_installed(installed: Sequence[Installed]) -> None:
+    if not installed:
+        terminal.say("workspaces: none yet (open /slack/install on digestbot run's PORT)")
+        return
+    terminal.say("workspaces:")
+    for found in installed:
+        terminal.say(f"  {terminal.installed(found)}")
 
 
 def _post_arguments(plans: Sequence[ChannelPlan]) -> list[dict[str, object]]:
@@ -272,6 +308,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "dashboard": cmd_dashboard,
     "next": cmd_next,
     "status": cmd_status,
+    "workspaces": cmd_workspaces,
 }
 
 

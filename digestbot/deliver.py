@@ -92,6 +92,13 @@ def part_arguments(
     return arguments
 
 
+def _same_part(meta: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether a message's metadata is this part of this run (the history searched is the
+    channel's own, whatever the ledger called the channel when the message was posted)."""
+    payload = meta.get("event_payload") or {}
+    return all(payload.get(key) == wanted.get(key) for key in ("run", "part", "digest"))
+
+
 def permalink(workspace: Workspace | None, posted: Posted) -> str:
     if workspace is None or not workspace.url:
         return f"ts {posted.ts}"
@@ -129,9 +136,12 @@ class Slack:
         retries: int = READ_RETRIES,
         stop: threading.Event | None = None,
         clock: Clock = SYSTEM,
+        on_revoked: Callable[[str], None] | None = None,
     ) -> None:
         self.stop = stop or threading.Event()
         self.clock = clock
+        # Told when Slack refuses the token itself (invalid, revoked, the workspace inactive).
+        self.on_revoked = on_revoked or (lambda code: None)
         backoff = _CappedBackoff()
         self._reads = WebClient(
             token=token,
@@ -210,7 +220,7 @@ class Slack:
                 raise _unreachable("conversations.history", error) from None
             for message in page.get("messages", []):
                 meta = message.get("metadata") or {}
-                if meta.get("event_type") == EVENT_TYPE and meta.get("event_payload") == wanted:
+                if meta.get("event_type") == EVENT_TYPE and _same_part(meta, wanted):
                     return Posted(message["ts"], channel_id)
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
@@ -286,6 +296,7 @@ class Slack:
                     attempt.joined = True
                     self._join(destination, channel)
                 else:
+                    self._refused(code)
                     raise DeliveryError(explain(code, channel, response.data)) from None
                 continue
             except AMBIGUOUS as error:
@@ -333,9 +344,14 @@ class Slack:
         try:
             return call()
         except SlackApiError as error:
+            self._refused(error.response.get("error", ""))
             raise _read_error(error, method) from None
         except (*AMBIGUOUS, ValueError) as error:
             raise _unreachable(method, error) from None
+
+    def _refused(self, code: str) -> None:
+        if code in AUTH_ERRORS:
+            self.on_revoked(code)
 
     def _wait_turn(self, channel: str) -> None:
         with self._lock:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 
+from digestbot.channels import channel_name
 from digestbot.ledger import Claim, ClaimStatus, Ledger, claim_from_row, guarded
-from digestbot.store import deliveries
+from digestbot.store import channel_ids, deliveries
 
 PAGE = 50
 
@@ -81,6 +82,18 @@ class History:
                     found[digest, channel] = claim_from_row(row._mapping)
         return found
 
+    def _channel(self, channel: str) -> ColumnElement[bool]:
+        """Claims in this channel: of the ledger's workspace, or, with many workspaces (a
+        ledger of none), the channel of that name or ID in any of them."""
+        columns = deliveries.c
+        if self.ledger.team is not None:
+            return columns.channel == self.ledger.key(channel)
+        name = channel_name(channel)
+        with self.ledger.reads.connect() as db:
+            rows = db.execute(select(channel_ids).where(channel_ids.c.name.like(f"%:{name}")))
+            keys = [f"{key.rpartition(':')[0]}:{cid}" for key, cid in rows]
+        return or_(columns.channel.in_(keys), columns.channel.like(f"%:{name}"))
+
     @guarded
     def page(self, chosen: Filter, after: Cursor | None = None, size: int = PAGE) -> Page:
         """One page of the history, newest first, from just after `after`."""
@@ -89,7 +102,7 @@ class History:
         if chosen.digest:
             query = query.where(columns.digest == chosen.digest)
         if chosen.channel:
-            query = query.where(columns.channel == self.ledger.key(chosen.channel))
+            query = query.where(self._channel(chosen.channel))
         if chosen.status:
             query = query.where(columns.status == chosen.status)
         if after is not None:
@@ -102,7 +115,7 @@ class History:
                         columns.claimed_at == after.claimed_at,
                         tuple_(columns.run_id, columns.channel) < (after.run_id, after.channel),
                     ),
-                )
+                ),
             )
         query = query.order_by(
             columns.claimed_at.desc(), columns.run_id.desc(), columns.channel.desc()

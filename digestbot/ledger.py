@@ -11,6 +11,7 @@ channel are one channel. Tables: `store`.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -21,11 +22,11 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digestbot import owners
-from digestbot.channels import channel_name, is_channel_id
+from digestbot.channels import channel_name, is_channel_id, scoped
 from digestbot.clock import SYSTEM, Clock
 from digestbot.errors import LedgerError
 from digestbot.selection import Seen, title_key
@@ -35,6 +36,7 @@ from digestbot.store import (
     deliveries,
     insert_ignore,
     lock_channel,
+    meta,
     open_engine,
     open_existing,
     reader,
@@ -43,6 +45,8 @@ from digestbot.store import (
 )
 
 log = logging.getLogger(__name__)
+
+DEFAULT_TEAM = "default_team"
 
 
 class ClaimStatus(StrEnum):
@@ -137,7 +141,14 @@ def guarded(method: Callable[..., _T]) -> Callable[..., _T]:
 class Ledger:
     """The state store. Thread-safe: each call uses its own connection from the pool."""
 
-    def __init__(self, url: str, engine: Engine | None = None, *, clock: Clock = SYSTEM) -> None:
+    def __init__(
+        self,
+        url: str,
+        engine: Engine | None = None,
+        *,
+        clock: Clock = SYSTEM,
+        team: str | None = None,
+    ) -> None:
         self.url = url
         self.clock = clock
         self.engine = engine or open_engine(url)
@@ -145,6 +156,9 @@ class Ledger:
         self._insert_sent = insert_ignore(self.engine, sent_articles)
         self._ids: dict[str, str] | None = None
         self._ids_lock = threading.Lock()
+        # The workspace whose channels this ledger speaks of (None: a ledger from before
+        # workspaces, until `adopt` names its one workspace).
+        self.team = team if team is not None else self._default_team()
 
     @classmethod
     def existing(cls, url: str, *, clock: Clock = SYSTEM) -> Ledger | None:
@@ -157,7 +171,15 @@ class Ledger:
 
     @guarded
     def key(self, channel: str) -> str:
-        """How the ledger knows a channel: its ID when known, else its normalised name."""
+        """How the ledger knows a channel: `TEAM:ID` when its ID is known, else `TEAM:name`
+        (a key already is one)."""
+        if self.team and channel.startswith(f"{self.team}:"):
+            return channel
+        return scoped(self.team, self.channel_id(channel) or channel_name(channel))
+
+    @guarded
+    def channel_id(self, channel: str) -> str | None:
+        """The channel's Slack ID, as written or as learned in this workspace (None: unknown)."""
         name = channel_name(channel)
         if is_channel_id(name):
             return name
@@ -165,12 +187,44 @@ class Ledger:
             if self._ids is None:  # one query for all: the table holds the configured channels
                 with self.reads.connect() as db:
                     self._ids = {name: cid for name, cid in db.execute(select(channel_ids))}
-            return self._ids.get(name, name)
+            return self._ids.get(scoped(self.team, name))
+
+    def scoped(self, team: str) -> Ledger:
+        """This ledger, speaking of one workspace's channels (its connections shared)."""
+        other = copy.copy(self)
+        other.team = team
+        other._ids, other._ids_lock = None, threading.Lock()
+        return other
+
+    @guarded
+    def adopt(self, team: str) -> None:
+        """Name the workspace of a ledger written before workspaces: its channel keys gain the
+        team, in place, once (with a single bot token, the token's workspace)."""
+        with self.engine.begin() as db:
+            lock_channel(db, "adopt")  # replicas starting together adopt once
+            if db.execute(select(meta.c.value).where(meta.c.key == DEFAULT_TEAM)).scalar():
+                self.team = team
+                return
+            for table, column in ((deliveries, "channel"), (sent_articles, "channel")):
+                _prefix(db, table, column, team)
+            _prefix(db, channel_ids, "name", team)
+            db.execute(insert(meta).values(key=DEFAULT_TEAM, value=team))
+        log.info("ledger adopted workspace team=%s", team)
+        self.team = team
+        with self._ids_lock:
+            self._ids = None
+
+    def _default_team(self) -> str | None:
+        with self.reads.connect() as db:
+            return db.execute(select(meta.c.value).where(meta.c.key == DEFAULT_TEAM)).scalar()
 
     @guarded
     def remember_channels(self, ids: dict[str, str]) -> None:
         """Keep name -> ID, shared with every process using this ledger."""
-        rows = [{"name": channel_name(name), "channel_id": cid} for name, cid in ids.items()]
+        rows = [
+            {"name": scoped(self.team, channel_name(name)), "channel_id": cid}
+            for name, cid in ids.items()
+        ]
         if rows:
             with self.engine.begin() as db:
                 db.execute(upsert(self.engine, channel_ids, "name", "channel_id"), rows)
@@ -364,6 +418,14 @@ class Ledger:
         with self.reads.connect() as db:
             rows = db.execute(select(deliveries).where(deliveries.c.run_id == run_id)).all()
         return [claim_from_row(row._mapping) for row in rows]
+
+
+def _prefix(db: Connection, table: Table, column: str, team: str) -> None:
+    """Key every unkeyed channel of `table` with the team (channel names hold no ':')."""
+    field = table.c[column]
+    db.execute(
+        update(table).where(~field.contains(":")).values({column: literal(f"{team}:") + field})
+    )
 
 
 def _claim_each(

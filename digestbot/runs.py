@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from digestbot.channels import channel_name, is_channel_id
+from digestbot.channels import channel_name, is_channel_id, unscoped
 from digestbot.clock import SYSTEM, Clock
 from digestbot.compose import split
 from digestbot.config import DEFAULT_CATCH_UP, Config, DigestConfig
@@ -143,7 +143,8 @@ def _find_or_uncertain(locate: Callable[[], Posted | None]) -> Posted | None:
 
 def _destination(claim: Claim) -> str:
     """Post to the channel's ID when the ledger knows it (Slack's advice), else its name."""
-    return claim.channel if is_channel_id(claim.channel) else claim.plan.channel
+    channel = unscoped(claim.channel)
+    return channel if is_channel_id(channel) else claim.plan.channel
 
 
 def _metadata(claim: Claim, part: int) -> dict[str, Any]:
@@ -172,14 +173,17 @@ class Sender:
     def connect(self) -> None:
         """Check the token and learn the configured channels' IDs before touching any."""
         self.workspace = self.slack.check_auth()
+        if self.ledger.team is None and self.workspace.team_id:
+            self.ledger.adopt(self.workspace.team_id)  # a ledger from before workspaces
         configured = (ch for digest in self.config.digests.values() for ch in digest.channels)
         self.learn_channel_ids(configured)
 
     def learn_channel_ids(self, channels: Iterable[str]) -> None:
         """Learn the IDs of channels known only by name, so that the ledger knows a channel
         as one however it is written (one conversations.list, only when needed)."""
-        unknown = {name for name in map(channel_name, channels) if self.ledger.key(name) == name}
-        unknown = {name for name in unknown if not is_channel_id(name)}
+        unknown = {
+            name for name in map(channel_name, channels) if self.ledger.channel_id(name) is None
+        }
         if unknown:
             ids = self.slack.channel_ids(refresh=True)
             self.ledger.remember_channels({name: ids[name] for name in unknown if name in ids})
@@ -433,7 +437,8 @@ class Sender:
         """How to find this part in the channel, if it already landed."""
         since = claim.claimed_at - HISTORY_SLACK
         channel = claim.plan.channel
-        known = channel_id or (claim.channel if is_channel_id(claim.channel) else None)
+        key = unscoped(claim.channel)
+        known = channel_id or (key if is_channel_id(key) else None)
         return lambda: self.slack.find(
             self._channel_id(channel, known), _metadata(claim, part), since, thread_ts
         )

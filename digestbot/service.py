@@ -26,6 +26,7 @@ from digestbot.sources.registry import ProgressFor, Refreshed, Sources
 if TYPE_CHECKING:  # SQLAlchemy and slack-sdk are slow to import; a preview may need neither
     from digestbot.ledger import Ledger
     from digestbot.runs import Outcome, Run, Sender
+    from digestbot.workspaces import Workspaces
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class DigestService:
         self.settings = settings
         self.clock = clock
         self.ledger = ledger
-        self.sender = sender
+        self.sender = sender  # one workspace (SLACK_BOT_TOKEN)
+        self.workspaces: Workspaces | None = None  # many: a sender for each
         self._config = config
         self._progress = progress
         self.copying = copying
@@ -92,7 +94,25 @@ class DigestService:
 
     @property
     def can_post(self) -> bool:
-        return self.sender is not None
+        return self.sender is not None or self.workspaces is not None
+
+    def sender_for(self, digest: DigestConfig, team: str | None = None) -> Sender:
+        """Who posts the digest: the one sender, or its workspace's (`team`: another one,
+        where /digest was typed)."""
+        if self.workspaces is not None:
+            return self.workspaces.sender(team or self.workspaces.team_for(digest))
+        if self.sender is None:
+            raise DigestbotError("SLACK_BOT_TOKEN is not set: digestbot cannot post")
+        return self.sender
+
+    def ledger_for(self, digest: DigestConfig, team: str | None = None) -> Ledger | None:
+        """The ledger, speaking of the channels of the digest's workspace (or `team`'s)."""
+        if self.ledger is None or self.workspaces is None:
+            return self.ledger
+        try:
+            return self.ledger.scoped(team or self.workspaces.team_for(digest))
+        except DigestbotError:
+            return None  # not installed anywhere yet: nothing was delivered
 
     def now(self, digest: DigestConfig | None = None) -> datetime:
         """The current time in the digest's timezone (or the config's)."""
@@ -147,9 +167,13 @@ class DigestService:
         limit = self.config.max_front_matter
         return ArticleIndex(copy.folder, self.settings.cache_dir, source=name, key=key, limit=limit)
 
-    def seen(self, force: bool = False) -> SeenLookup | None:
-        """What each channel already had (None: nothing to leave out)."""
-        return None if force or self.ledger is None else self.ledger.seen
+    def seen(
+        self, digest: DigestConfig, force: bool = False, team: str | None = None
+    ) -> SeenLookup | None:
+        """What each channel of the digest's workspace (or `team`'s) already had (None: leave
+        nothing out)."""
+        ledger = None if force else self.ledger_for(digest, team)
+        return ledger.seen if ledger else None
 
     def preview(
         self,
@@ -159,12 +183,23 @@ class DigestService:
         channels: Sequence[str] = (),
         force: bool = False,
         refresh: bool = True,
+        team: str | None = None,
     ) -> Preview:
-        """What the digests would post now to their channels (or to `channels`)."""
+        """What the digests would post now to their channels (or to `channels`, of `team`'s
+        workspace)."""
         with self.library(digests, refresh=refresh) as library:
-            plans = plan(
-                self.config, library, digests, now, channels=channels, seen=self.seen(force)
-            )
+            plans = [
+                found
+                for digest in digests
+                for found in plan(
+                    self.config,
+                    library,
+                    [digest],
+                    now,
+                    channels=channels,
+                    seen=self.seen(digest, force, team),
+                )
+            ]
             return Preview(plans, library.skipped(), library.failed_sources)
 
     def deliver(
@@ -175,13 +210,20 @@ class DigestService:
         force: bool = False,
         recover: bool = True,
         refresh: bool = True,
+        team: str | None = None,
     ) -> Delivery:
-        """Post the runs; with `recover`, first finish what earlier runs of their digests left
-        open."""
-        sender = self._sender()
+        """Post the runs (to `team`'s workspace, else each digest's); with `recover`, first
+        finish what earlier runs of their digests left open."""
+        if not self.can_post:
+            raise DigestbotError("SLACK_BOT_TOKEN is not set: digestbot cannot post")
         outcomes: list[Outcome] = []
         with self.library([run.digest for run in runs], refresh=refresh) as library:
             for run in runs:
+                try:
+                    sender = self.sender_for(run.digest, team)
+                except DigestbotError as error:  # one workspace's trouble stops only its runs
+                    outcomes += _failed(run, channels, str(error))
+                    continue
                 if recover:
                     outcomes += sender.recover([run.digest.name])
                 outcomes += sender.send(run, library, channels=channels, force=force)
@@ -189,23 +231,32 @@ class DigestService:
 
     def recover(self, names: Sequence[str]) -> list[Outcome]:
         """Finish deliveries that a dead process or a lost answer left pending."""
-        return self._sender().recover(names)
+        if self.workspaces is not None:
+            return [o for sender in self.workspaces.senders() for o in sender.recover(names)]
+        if self.sender is None:
+            raise DigestbotError("SLACK_BOT_TOKEN is not set: digestbot cannot post")
+        return self.sender.recover(names)
 
     def delivered(self, run: Run) -> bool:
         """Whether every channel of the run has its result (delivered or nothing new)."""
-        if self.ledger is None:
+        ledger = self.ledger_for(run.digest)
+        if ledger is None:
             return False
         from digestbot.ledger import ClaimStatus
 
         finished = (ClaimStatus.DELIVERED, ClaimStatus.EMPTY)
-        done = {c.channel for c in self.ledger.claims(run.run_id) if c.status in finished}
-        return all(self.ledger.key(channel) in done for channel in run.digest.channels)
+        done = {c.channel for c in ledger.claims(run.run_id) if c.status in finished}
+        return all(ledger.key(channel) in done for channel in run.digest.channels)
 
     def close(self) -> None:
         if self.ledger is not None:
             self.ledger.close()
 
-    def _sender(self) -> Sender:
-        if self.sender is None:
-            raise DigestbotError("SLACK_BOT_TOKEN is not set: digestbot cannot post")
-        return self.sender
+
+def _failed(run: Run, channels: Sequence[str], reason: str) -> list[Outcome]:
+    from digestbot.runs import Outcome, Status
+
+    return [
+        Outcome(run.digest.name, channel, Status.FAILED, reason)
+        for channel in channels or run.digest.channels
+    ]

@@ -15,14 +15,18 @@ digests themselves come from compose and are posted by deliver, as for every oth
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.authorization.authorize import Authorize
 from slack_bolt.error import BoltError
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -40,14 +44,16 @@ USAGE = (
     "`/digest NAME preview` shows it only to you"
 )
 SLACK_HOOKS = "hooks.slack.com"
+CLIENT_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
 ECHO_MAX = 80  # characters of what someone typed that an answer quotes back
 Answer = dict[str, Any]
 
 
 def check_settings(settings: Settings) -> None:
     """Refuse to start with a transport whose secrets are missing, naming the variable."""
+    many = settings.many_workspaces()  # names what OAuth lacks, if it is half set
     wanted = settings.port is not None or settings.slack_app_token is not None
-    if wanted and settings.slack_bot_token is None:
+    if wanted and settings.slack_bot_token is None and not many:
         raise ConfigError("SLACK_BOT_TOKEN is not set: the /digest command needs the bot token")
     if settings.slack_app_token is not None:
         if not settings.slack_app_token.get_secret_value().startswith("xapp-"):
@@ -59,8 +65,14 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-def create_app(service: DigestService) -> App:
-    """The Bolt app with the /digest command."""
+def create_app(
+    service: DigestService,
+    *,
+    oauth: OAuthSettings | None = None,
+    authorize: Authorize | None = None,
+) -> App:
+    """The Bolt app with the /digest command: with the bot token, or, given `oauth` and
+    `authorize`, for every workspace that installs it."""
     settings = service.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret
@@ -68,15 +80,20 @@ def create_app(service: DigestService) -> App:
     # same token, so that warning only confuses whoever reads the log.
     logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: filters are a set
     try:
-        app = App(
-            client=WebClient(token=token, base_url=settings.slack_api_url),
-            signing_secret=secret.get_secret_value() if secret else "",
-            request_verification_enabled=secret is not None,
-            process_before_response=False,
-            # Bolt's loggers copy the root's level unless given a base: this one's (WARNING
-            # unless debugging) keeps a request's details out of the log.
-            logger=logging.getLogger("slack_bolt"),
-        )
+        # Bolt turns its OAuth flow on by itself, with files under $HOME, when it sees
+        # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET; with one token they are the dashboard's.
+        with _hidden(() if oauth else CLIENT_VARIABLES):
+            app = App(
+                client=WebClient(token=token, base_url=settings.slack_api_url),
+                signing_secret=secret.get_secret_value() if secret else "",
+                request_verification_enabled=secret is not None,
+                process_before_response=False,
+                oauth_settings=oauth,
+                authorize=authorize,
+                # Bolt's loggers copy the root's level unless given a base: this one's
+                # (WARNING unless debugging) keeps a request's details out of the log.
+                logger=logging.getLogger("slack_bolt"),
+            )
     except BoltError as error:
         raise DigestbotError(f"the Slack app cannot start: {error}") from None
 
@@ -94,6 +111,16 @@ def create_app(service: DigestService) -> App:
             respond(response_type="ephemeral", **answer)
 
     return app
+
+
+@contextmanager
+def _hidden(names: Iterable[str]) -> Iterator[None]:
+    """The environment without these variables, for as long as the block runs."""
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 class _SameToken(logging.Filter):
@@ -177,7 +204,8 @@ def _post(service: DigestService, digest: DigestConfig, command: dict[str, Any])
         return {"text": "digestbot runs without a bot token, so it cannot post."}
     channel = _here(command)
     run = Run.manual(digest, service.now(digest))
-    [outcome] = service.deliver([run], channels=[channel], recover=False).outcomes
+    team = command.get("team_id")  # with many workspaces, the one it was typed in
+    [outcome] = service.deliver([run], channels=[channel], recover=False, team=team).outcomes
     log.info(
         "slash post digest=%s channel=%s user=%s status=%r",
         digest.name,
@@ -199,7 +227,8 @@ def _say(outcome: Outcome, digest: DigestConfig) -> str:
 
 
 def _preview(service: DigestService, digest: DigestConfig, command: dict[str, Any]) -> list[Answer]:
-    preview = service.preview([digest], service.now(digest), channels=[_here(command)])
+    now, here, team = service.now(digest), [_here(command)], command.get("team_id")
+    preview = service.preview([digest], now, channels=here, team=team)
     [channel_plan] = preview.plans
     if not channel_plan.messages:
         topics = escape(", ".join(digest.topics))

@@ -7,6 +7,7 @@ list, /healthz and the dashboard, so that they never disagree.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -72,24 +73,33 @@ def next_runs(config: Config, digest: DigestConfig, now: datetime, count: int) -
 
 
 def digests(
-    config: Config, ledger: Ledger | None, now: datetime, *, runs: int = 1
+    config: Config,
+    ledger_for: Callable[[DigestConfig], Ledger | None],
+    now: datetime,
+    *,
+    runs: int = 1,
 ) -> list[DigestStatus]:
-    """Every digest's next `runs` fire times and last delivery per channel."""
-    latest = {}
-    if ledger is not None:  # only then is SQLAlchemy needed, and imported
-        from digestbot.history import History
-
-        pairs = [(d.name, channel) for d in config.digests.values() for channel in d.channels]
-        latest = History(ledger).last(pairs)
+    """Every digest's next `runs` fire times and last delivery per channel, read from the
+    ledger of the digest's workspace (`ledger_for`; None: nothing was delivered)."""
     found = []
     for digest in config.digests.values():
         zone = config.digest_timezone(digest)
-        channels = []
-        for channel in digest.channels:
-            claim = latest.get((digest.name, channel))
-            channels.append(ChannelStatus(channel, _last(claim, zone) if claim else None))
+        latest = _latest(digest, ledger_for(digest))
+        channels = [
+            ChannelStatus(channel, _last(latest[channel], zone) if channel in latest else None)
+            for channel in digest.channels
+        ]
         found.append(DigestStatus(digest, zone, next_runs(config, digest, now, runs), channels))
     return found
+
+
+def _latest(digest: DigestConfig, ledger: Ledger | None) -> dict[str, Claim]:
+    if ledger is None:
+        return {}
+    from digestbot.history import History  # SQLAlchemy: only when there is a ledger
+
+    pairs = [(digest.name, channel) for channel in digest.channels]
+    return {channel: claim for (_, channel), claim in History(ledger).last(pairs).items()}
 
 
 def soonest(config: Config, now: datetime) -> tuple[str, datetime] | None:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     Column,
     Connection,
@@ -41,7 +43,7 @@ from digestbot.errors import LedgerError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # What each version adds to the one before, run in order on an older store, in one transaction.
 MIGRATIONS = {
     2: ["ALTER TABLE sent_articles ADD COLUMN article TEXT"],  # articles known by source/path
@@ -55,6 +57,8 @@ MIGRATIONS = {
     ],
     # The history of one digest, newest first, without sorting all of it.
     4: ["CREATE INDEX IF NOT EXISTS deliveries_by_digest_time ON deliveries (digest, claimed_at)"],
+    # Many workspaces: their installations (slack-sdk's tables), states, and the ledger's meta.
+    5: [lambda db: metadata.create_all(db, tables=WORKSPACE_TABLES)],
 }
 _READ_ONLY = "digestbot_read_only"
 _SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises table creation
@@ -99,6 +103,37 @@ channel_ids = Table(
     Column("name", String(200), primary_key=True),
     Column("channel_id", String(40), nullable=False),
 )
+# Small facts about the ledger itself: `default_team`, the workspace a single-workspace ledger
+# belongs to (its channels are keyed `TEAM:CHANNEL` since schema 5).
+meta = Table(
+    "digestbot_meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+# Each workspace's standing, beside its installation: needing a reinstall (and why), and the
+# lease of whoever is rotating its token (a refresh token works once).
+workspace_states = Table(
+    "workspace_states",
+    metadata,
+    Column("team_id", String(40), primary_key=True),
+    Column("needs_reinstall", Text),
+    Column("updated_at", Float),
+    Column("rotating_by", String(300)),
+    Column("rotating_until", Float),
+)
+# slack-sdk's own installation and OAuth state tables, in this database, created and migrated
+# with the ledger's.
+installations = SQLAlchemyInstallationStore.build_installations_table(
+    metadata, SQLAlchemyInstallationStore.default_installations_table_name
+)
+bots = SQLAlchemyInstallationStore.build_bots_table(
+    metadata, SQLAlchemyInstallationStore.default_bots_table_name
+)
+oauth_states = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    metadata, SQLAlchemyOAuthStateStore.default_table_name
+)
+WORKSPACE_TABLES = [meta, workspace_states, installations, bots, oauth_states]
 
 
 def open_engine(url: str) -> Engine:
@@ -258,7 +293,10 @@ def _check_version(engine: Engine) -> None:
 def _migrate(db: Connection, version: int) -> None:
     """Bring an older store to this version, in place, losing nothing."""
     for target in range(version + 1, SCHEMA_VERSION + 1):
-        for statement in MIGRATIONS[target]:
-            db.execute(text(statement))
+        for step in MIGRATIONS[target]:
+            if isinstance(step, str):
+                db.execute(text(step))
+            else:
+                step(db)
     db.execute(update(schema_version).values(version=SCHEMA_VERSION))
     log.info("state store migrated from_version=%d to_version=%d", version, SCHEMA_VERSION)

@@ -16,6 +16,7 @@ from digestbot.logs import one_line, redact
 if TYPE_CHECKING:
     from digestbot.config import Config, SourceConfig
     from digestbot.index import Skipped
+    from digestbot.installations import Installed
     from digestbot.pipeline import ChannelPlan
     from digestbot.service import Verified
     from digestbot.sources.registry import Refreshed
@@ -85,6 +86,16 @@ def last_delivery(last: LastDelivery) -> str:
     return (
         f"{last.at.isoformat(timespec='seconds')} {result}, {last.articles} article(s), "
         f"run {last.run_id}"
+    )
+
+
+def installed(found: Installed) -> str:
+    """One line of `digestbot workspaces` for one workspace."""
+    when = found.installed_at.isoformat(timespec="seconds")
+    name = found.name or "?"
+    return (
+        f"{found.team} ({name}): bot {found.bot_user}, installed {when}, "
+        f"scopes {found.scopes}, token {found.token}"
     )
 
 

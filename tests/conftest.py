@@ -24,6 +24,8 @@ from slack_sdk.errors import SlackApiError
 
 from digestbot.cli import main
 
+pytest_plugins = ["browser"]  # Chromium and its pages, for the tests of web pages
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

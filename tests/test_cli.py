@@ -41,7 +41,7 @@ def test_preview_json_is_post_message_arguments(write_config: ConfigWriter, cli)
     assert [post["channel"] for post in posts] == ["#ai-news"]
     post = posts[0]
     assert post["unfurl_links"] is False and post["unfurl_media"] is False
-    assert post["text"].startswith("AI daily: 1 article")
+    assert post["text"].startswith("AI daily, 15 May 2020: 1 article")
     assert "thread" not in post
     assert "Friday, 15 May 2020" in json.dumps(post["blocks"], ensure_ascii=False)
     validate_blocks(post["blocks"])
@@ -64,12 +64,14 @@ def test_preview_with_thread_continuation(write_config: ConfigWriter, cli, artic
     write_config(
         {
             "articles": str(articles),
-            "digests": {"big": {"topics": ["AI"], "channels": ["#a", "C024BE91L"], "top": 20}},
+            "digests": {"big": {"topics": ["AI"], "channels": ["#a", "C024BE91L"], "top": 41}},
         }
     )
     posts = json.loads(cli("preview", "--json").out)
-    assert [post["channel"] for post in posts] == ["#a", "#a", "C024BE91L", "C024BE91L"]
-    assert [post.get("thread", False) for post in posts] == [False, True, False, True]
+    for channel in ("#a", "C024BE91L"):
+        first, *replies = [post for post in posts if post["channel"] == channel]
+        assert "thread" not in first
+        assert replies and all(reply["thread"] is True for reply in replies)
 
 
 def test_preview_warns_about_skipped_files(write_config: ConfigWriter, cli, articles: Path) -> None:

@@ -6,24 +6,21 @@ phone width, and the screenshots of docs/screenshots/.
 
 The network is closed: every request that does not go to 127.0.0.1 is answered by the test
 (images with a grey placeholder, anything else refused), so nothing waits for the internet.
-One Chromium serves the module; each test has a fresh browser context (no shared cookies).
+One Chromium serves the module (`browser`); each test has a fresh browser context (no shared
+cookies).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import struct
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from browser import DESKTOP, Tab
 from conftest import CORPUS, ROOT, ConfigWriter, free_port
 from fakeslack import TEAM_ID, USER_ID, FakeSlack
 from fakeslack.workspace import USER_NAME
@@ -37,36 +34,12 @@ sync_api = pytest.importorskip(
 )
 expect = sync_api.expect
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Route
+    from playwright.sync_api import Page
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and Path("/usr/bin/chromium").exists():
-    CHROMIUM = "/usr/bin/chromium"
-if CHROMIUM is None:
-    pytest.skip(
-        "no Chromium to drive (apt-get install chromium; Playwright's own download cannot work)",
-        allow_module_level=True,
-    )
-
-# Headless, and nothing that reaches for the (closed) network by itself.
-CHROMIUM_ARGS = [
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-extensions",
-    "--disable-dev-shm-usage",
-    "--disable-features=Translate,MediaRouter,OptimizationHints",
-    *(["--no-sandbox"] if os.geteuid() == 0 else []),
-]
 TOKEN = "dashboard-browser-test-token"
 REDIRECT = "/slack/oidc_redirect"  # where Slack sends the browser back to the dashboard
-DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 812}
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-TIMEOUT_MS = 10_000
 # What a hostile article tries: each would set window.__xss (or open a dialog) if it ran.
 HOSTILE_TITLE = "<script>window.__xss=1</script>"
 HOSTILE_EXCERPT = (
@@ -81,89 +54,6 @@ SCRIPT_URLS = (
     "data:text/html,<script>alert(8)</script>",
     "vbscript:alert(9)",
 )
-
-
-def _png(width: int, height: int, rgb: tuple[int, int, int] = (0xD5, 0xD9, 0xDE)) -> bytes:
-    """A PNG of one colour: what every outside image is answered with."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = (b"\x00" + bytes(rgb) * width) * height
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows, 9))
-        + chunk(b"IEND", b"")
-    )
-
-
-PLACEHOLDER = _png(480, 270)
-# Every address but the test's own servers (only these requests reach Python's route handler).
-OUTSIDE = re.compile(r"^(?!https?://127\.0\.0\.1[:/])")
-
-
-# --- Chromium and pages ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """One headless Chromium for the module, or skip saying why it would not start."""
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except sync_api.Error as error:
-            pytest.skip(f"Chromium ({CHROMIUM}) does not start: {str(error).splitlines()[0]}")
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@dataclass
-class Tab:
-    """A page in a fresh context, with what it met on the way: dialogs, requests for outside
-    addresses, and errors in the console (a CSP violation is one)."""
-
-    page: Page
-    context: BrowserContext
-    dialogs: list[str] = field(default_factory=list)
-    outside: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-def open_tab(chromium: Browser) -> Iterator[Callable[..., Tab]]:
-    """Open pages in fresh contexts (desktop size unless told), closed after the test."""
-    contexts: list[BrowserContext] = []
-
-    def open_(viewport: dict[str, int] = DESKTOP, **options: Any) -> Tab:
-        context = chromium.new_context(viewport=viewport, **options)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        tab = Tab(context.new_page(), context)
-
-        def offline(route: Route) -> None:
-            tab.outside.append(route.request.url)
-            if route.request.resource_type == "image":
-                route.fulfill(status=200, content_type="image/png", body=PLACEHOLDER)
-            else:
-                route.abort()
-
-        def dialog(opened: Any) -> None:
-            tab.dialogs.append(opened.message)
-            opened.dismiss()
-
-        context.route(OUTSIDE, offline)
-        tab.page.on("dialog", dialog)
-        tab.page.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
-        return tab
-
-    yield open_
-    for context in contexts:
-        context.close()
 
 
 # --- The running bot ---------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class DigestConfig(BaseModel):
     sources: Names | None = None
     layout: Literal["full", "compact"] = "full"
     max_per_provider: int | None = Field(None, ge=1)
+    workspace: str | None = Field(None, pattern=r"^[TE][A-Z0-9]{2,}$")
 
     @field_validator("channels")
     @classmethod

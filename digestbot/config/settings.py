@@ -67,6 +67,27 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
 
+    def many_workspaces(self) -> bool:
+        """Whether the app is installed in many workspaces ("Add to Slack") rather than posting
+        with SLACK_BOT_TOKEN. Client credentials without the rest never switch that on silently:
+        what is missing is named."""
+        if self.slack_bot_token is not None:
+            return False  # the client credentials only serve the dashboard's sign in
+        if self.slack_client_id is None and self.slack_client_secret is None:
+            return False
+        wanted = {
+            "SLACK_CLIENT_ID": self.slack_client_id,
+            "SLACK_CLIENT_SECRET": self.slack_client_secret,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+        }
+        missing = [name for name, value in wanted.items() if value is None]
+        if missing:
+            raise ConfigError(
+                f"installing the app in many workspaces needs {', '.join(missing)} too "
+                "(or set SLACK_BOT_TOKEN to post to one workspace)"
+            )
+        return True
+
     def secrets(self) -> list[str]:
         """Every secret value, so that logs can blank them out: the tokens, the signing
         secret, and the database URL's password (with its pieces, should a parser split it

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -67,21 +67,22 @@ class TokenLogin:
 
 
 class SlackSignIn:
-    """Sign in with Slack, for members of one workspace (and, if listed, only those users)."""
+    """Sign in with Slack, for members of the bot's workspaces (and, if listed, only those
+    users)."""
 
     def __init__(
         self,
         client_id: str,
         client_secret: str,
         api_url: str,
-        team: str,
+        teams: Callable[[], Collection[str]],
         allowed_users: Callable[[], list[str]],
     ) -> None:
         self.client_id = client_id
         self._client_secret = client_secret
         self._client = WebClient(base_url=api_url)
         self._authorize = _authorize_url(api_url)
-        self.team = team
+        self.teams = teams  # read at each sign-in, as workspaces are installed and removed
         self.allowed_users = allowed_users  # read at each sign-in: config edits apply at once
 
     def authorize_url(self, redirect_uri: str, state: str, nonce: str) -> str:
@@ -109,8 +110,8 @@ class SlackSignIn:
             raise Refused("Slack could not be reached to finish the sign-in") from None
         user = str(info.get("https://slack.com/user_id") or info.get("sub") or "")
         team = str(info.get("https://slack.com/team_id") or "")
-        if team != self.team:
-            raise Refused("only members of the bot's own workspace may sign in")
+        if team not in self.teams():
+            raise Refused("only members of the bot's own workspaces may sign in")
         allowed = self.allowed_users()
         if allowed and user not in allowed:
             raise Refused("you are not among dashboard.allowed_users")

@@ -81,7 +81,7 @@ def overview(service: DigestService, health: Health | None) -> dict[str, Any]:
     now = service.clock.now()
     cards = [
         _card(service, digest, now)
-        for digest in status.digests(service.config, service.ledger, now, runs=NEXT_RUNS)
+        for digest in status.digests(service.config, service.ledger_for, now, runs=NEXT_RUNS)
     ]
     alive, body = health() if health else (None, {})
     return {

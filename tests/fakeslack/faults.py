@@ -54,6 +54,7 @@ class Faults(Workspace):
     _channel_buckets: dict[str, TokenBucket]  # made at a channel's first post
     _workspace_rate: tuple[float, int] | None  # (rate, burst) per workspace; None: no limit
     _workspace_buckets: dict[str, TokenBucket]  # shared by a workspace's channels, per team id
+    _team_rates: dict[str, tuple[float, int]]  # limit_workspace's (rate, burst), per team id
 
     def fail_next(self, method: str, mode: str, count: int = 1) -> None:
         """Make the next `count` requests to `method` fail with `mode` (one of FAIL_MODES).
@@ -64,6 +65,12 @@ class Faults(Workspace):
             raise ValueError(f"unknown fail mode {mode!r}; expected one of {FAIL_MODES}")
         with self._lock:
             self._injected.setdefault(method, []).extend([mode] * count)
+
+    def limit_workspace(self, team_id: str, per_minute: float, burst: int = 1) -> None:
+        """Rate limit one workspace's posts (a 429 storm there), whatever the others' limit."""
+        with self._lock:
+            self._team_rates[team_id] = (per_minute / 60, burst)
+            self._workspace_buckets.pop(team_id, None)
 
     def statuses(self, method: str) -> list[int]:
         """The HTTP status of every answer to `method` (0: the connection was dropped)."""
@@ -93,8 +100,9 @@ class Faults(Workspace):
     def _rate_limit(self, channel: FakeChannel) -> None:
         """Take a token from the workspace's and the channel's bucket, or answer 429."""
         buckets = []
-        if self._workspace_rate:
-            buckets.append(_bucket(self._workspace_buckets, channel.team, *self._workspace_rate))
+        team_rate = self._team_rates.get(channel.team) or self._workspace_rate
+        if team_rate:
+            buckets.append(_bucket(self._workspace_buckets, channel.team, *team_rate))
         if self._channel_rate:
             rate = (self._channel_rate, self._channel_burst)
             buckets.append(_bucket(self._channel_buckets, channel.id, *rate))

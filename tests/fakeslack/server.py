@@ -111,6 +111,7 @@ class FakeSlack(Chat, Conversations, SocketMode, OpenId):
             (workspace_per_minute / 60, workspace_burst) if workspace_per_minute else None
         )
         self._workspace_buckets = {}
+        self._team_rates = {}
         # SocketMode
         self.socket_acks = []
         self.socket_ping_interval = 0.1
