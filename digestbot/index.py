@@ -9,6 +9,7 @@ hosts have their own copies of the feed.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -101,8 +102,13 @@ class ArticleIndex:
         name = hashlib.sha1((key or str(root.resolve())).encode()).hexdigest()[:16]
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(cache_dir / f"index-{name}.sqlite", timeout=30)
-            self._prepare()
+            path = cache_dir / f"index-{name}.sqlite"
+            self._db = sqlite3.connect(path, timeout=30)
+            # Replicas sharing a cache open one index at once: one at a time prepares it, or
+            # one drops the table another has just created and is reading.
+            with open(path.with_suffix(".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+                self._prepare()
         except (OSError, sqlite3.Error) as error:
             raise ConfigError(
                 f"{cache_dir}: cannot keep the article index there ({error}); set XDG_CACHE_HOME "

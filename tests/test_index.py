@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,6 +47,33 @@ def test_index_survives_a_new_process(articles: Path, tmp_path: Path) -> None:
         first.refresh()
     with ArticleIndex(articles, tmp_path / "cache") as second:
         assert second.refresh().parsed == 0
+
+
+def test_replicas_opening_a_new_index_at_once_all_read_it(articles: Path, tmp_path: Path) -> None:
+    """Replicas that share a cache and start together each open, refresh and read the index
+    (none drops the table another has just created)."""
+    failures: list[BaseException] = []
+
+    def replica(cache: Path, start: threading.Barrier) -> None:
+        try:
+            start.wait()
+            with ArticleIndex(articles, cache) as index:
+                [entry] = index.refresh().entries
+                assert index.articles([entry.path]).found
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            failures.append(error)
+
+    for attempt in range(10):  # the race is narrow: a few fresh caches make it show
+        start = threading.Barrier(6)
+        threads = [
+            threading.Thread(target=replica, args=(tmp_path / f"cache{attempt}", start))
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
 
 
 def test_removed_files_leave_the_index(index: ArticleIndex, articles: Path) -> None:
