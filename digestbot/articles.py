@@ -246,15 +246,17 @@ def _load_yaml(front: bytes, name: str) -> Any:
     try:
         text = front.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ArticleError(
-            name, f"not UTF-8 text (byte {error.start + 3} cannot be decoded)"
-        ) from None
+        # A line, not a byte offset: the front matter has lost its BOM and CRs by now.
+        line = front[: error.start].count(b"\n") + 1
+        raise ArticleError(name, f"not UTF-8 text (line {line} cannot be decoded)") from None
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "syntax error"
+        # A character YAML refuses (a control character) is a ReaderError: a reason, no mark.
+        problem = getattr(error, "problem", None) or getattr(error, "reason", None)
+        problem = problem or "syntax error"
         raise ArticleError(name, f"invalid YAML in the front matter{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ArticleError(name, "the front matter is not a mapping of fields")

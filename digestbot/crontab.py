@@ -68,7 +68,7 @@ def parse(expression: str) -> Crontab:
     text = " ".join(expression.split())
     if text.startswith("@") and text.lower() not in MACROS:
         raise CrontabError(_macro_problem(text))
-    fields = MACROS.get(text.lower(), text).split(" ")
+    fields = MACROS.get(text.lower(), text).split()
     if len(fields) != 5:
         raise CrontabError(
             f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
@@ -211,11 +211,12 @@ def _weekdays(days: list[int]) -> str:
 
 
 def _step(values: list[int], span: int) -> int | None:
-    """The step of values that run 0, s, 2s, ... across the whole span (else None)."""
+    """The step of values that run 0, s, 2s, ... evenly round the whole span (else None: `0,45`
+    minutes are 45 then 15 minutes apart, not "every 45 minutes")."""
     if len(values) < 2 or values[0] != 0:
         return None
     step = values[1]
-    return step if values == list(range(0, span, step)) else None
+    return step if span % step == 0 and values == list(range(0, span, step)) else None
 
 
 def _listing(words: list[str]) -> str:

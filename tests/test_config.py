@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, ConfigWriter
 
 from digestbot.config import load_config, load_settings, parse_duration
+from digestbot.config.values import parse_size, redact_url, repository_folder, url_secrets
 from digestbot.errors import ConfigError
 
 
@@ -78,9 +79,21 @@ def test_missing_keys_and_top_level_mistakes(write_config: ConfigWriter) -> None
 
 
 def test_not_yaml_or_not_a_mapping(write_config: ConfigWriter) -> None:
-    """Broken YAML names the line; a list at the top level is refused clearly."""
+    """Broken YAML names the line; a list or a scalar at the top level is refused clearly."""
     assert "not valid YAML (line 2)" in error_for(write_config, "digests:\n  a: b: c\n")
-    assert "mapping" in error_for(write_config, "- just\n- a list\n")
+    for text in ("- just\n- a list\n", "- [articles, .]\n- [digests, {}]\n", "42\n", "true\n"):
+        assert error_for(write_config, text).endswith(": the config must be a mapping of keys")
+
+
+def test_a_config_that_is_not_utf8_names_the_file_and_the_byte(tmp_path: Path) -> None:
+    """A config saved in Latin-1 is an error naming the file, not a traceback."""
+    path = tmp_path / "digestbot.yaml"
+    path.write_bytes("articles: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: cannot be read as a config mapping: ")
+    assert "utf-8" in message and "0xe9" in message
 
 
 def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
@@ -234,3 +247,225 @@ def test_a_password_in_a_source_url_never_shows(write_config: ConfigWriter, cli)
     result = cli("status")
     assert "ai (git https://bot:***@example.com/ai.git)" in result.out
     assert secret not in result.out + result.err
+
+
+def test_a_typo_under_slash_is_an_error_naming_the_key(write_config: ConfigWriter) -> None:
+    """`slash.allowed_user` (a typo that would open /digest to everyone) is refused by name."""
+    message = error_for(write_config, {**digest(), "slash": {"allowed_user": ["U0BOSS"]}})
+    assert "slash.allowed_user: unknown key (did you mean 'allowed_users'?)" in message
+
+
+def test_slash_limits_load_as_written(write_config: ConfigWriter) -> None:
+    """slash.allowed_users and slash.allowed_channels load as lists; both default to empty."""
+    limits = {"allowed_users": ["U0BOSS"], "allowed_channels": ["#ai-news", "C0000001"]}
+    config = load_config(write_config({**digest(), "slash": limits}))
+    assert config.slash.allowed_users == ["U0BOSS"]
+    assert config.slash.allowed_channels == ["#ai-news", "C0000001"]
+    default = load_config(write_config(digest())).slash
+    assert default.allowed_users == [] and default.allowed_channels == []
+
+
+@pytest.mark.parametrize(
+    ("top", "error"),
+    [
+        (1, None),
+        (50, None),
+        (0, "digests.ai-daily.top: Input should be greater than or equal to 1"),
+        (51, "digests.ai-daily.top: Input should be less than or equal to 50"),
+    ],
+)
+def test_top_is_between_1_and_50(write_config: ConfigWriter, top: int, error: str | None) -> None:
+    """`top` takes 1 to 50 articles per topic; 0 or 51 is an error naming the key."""
+    if error is None:
+        assert load_config(write_config(digest(top=top))).digests["ai-daily"].top == top
+    else:
+        assert error in error_for(write_config, digest(top=top))
+
+
+@pytest.mark.parametrize("key", ["topics", "channels"])
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_topic_or_channel_name_is_an_error(
+    write_config: ConfigWriter, key: str, blank: str
+) -> None:
+    """A blank entry in topics or channels is an error naming the key; names are trimmed."""
+    message = error_for(write_config, digest(**{key: ["AI", blank]}))
+    assert f"digests.ai-daily.{key}: an entry is empty" in message
+    trimmed = load_config(write_config(digest(**{key: ["  AI  "]}))).digests["ai-daily"]
+    assert getattr(trimmed, key) == ["AI"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        (
+            "",
+            "articles: required key is missing (or list the `sources:` to read); "
+            "digests: required key is missing",
+        ),
+        (
+            "digests: {}\ntimezon: UTC\n",
+            "articles: required key is missing (or list the `sources:` to read); "
+            "timezon: unknown key (did you mean 'timezone'?)",
+        ),
+        ("articles: .\n", "digests: required key is missing"),
+        (
+            "articles: .\ndigests: {a: {topics: [AI]}}\n",
+            "digests.a.channels: required key is missing",
+        ),
+        (
+            "sources: {ai: {feed: 'https://f.example/x'}}\n"
+            "digests: {a: {topics: [AI], channels: [x], topcs: 1}}\n",
+            "digests.a.topcs: unknown key (did you mean 'topics'?)",
+        ),
+        (
+            "articles: .\ndigests: {a: {topics: [AI], channels: [x], nam: 1, zzz: 2}}\n",
+            "digests.a.nam: unknown key; digests.a.zzz: unknown key",
+        ),
+        ("digests:\n  a: b: c\n", "not valid YAML (line 2): mapping values are not allowed here"),
+        ("articles: .\nx: \x07\n", "not valid YAML: special characters are not allowed"),
+    ],
+)
+def test_every_problem_is_listed_once_in_order(
+    write_config: ConfigWriter, text: str, problems: str
+) -> None:
+    """The error is the file, then each problem with its key separated by '; ': a missing
+    `articles` first (only when there are no sources either), a suggestion only for a close
+    real key (never `name`), and broken YAML with its line or its reason."""
+    path = write_config(text)
+    assert error_for(write_config, text) == f"{path}: {problems}"
+
+
+def test_pick_returns_the_digests_asked_for_in_order(write_config: ConfigWriter) -> None:
+    """Without names every digest, in config order; with names those, in the order asked."""
+    body = {"topics": ["AI"], "channels": ["#a"]}
+    config = load_config(write_config({"articles": ".", "digests": {"b": body, "a": body}}))
+    assert [d.name for d in config.pick()] == ["b", "a"]
+    assert [d.name for d in config.pick(["a", "b"])] == ["a", "b"]
+    assert [d.name for d in config.pick(("b",))] == ["b"]
+
+
+def test_pick_names_unknown_digests_and_the_configured_ones(write_config: ConfigWriter) -> None:
+    """Asking for digests that do not exist names them and lists the configured ones."""
+    body = {"topics": ["AI"], "channels": ["#a"]}
+    config = load_config(write_config({"articles": ".", "digests": {"b": body, "a": body}}))
+    with pytest.raises(ConfigError) as caught:
+        config.pick(["a", "x", "y"])
+    assert str(caught.value) == "no digest called x, y (configured: b, a)"
+    empty = load_config(write_config({"articles": ".", "digests": {}}))
+    assert empty.pick() == []
+    with pytest.raises(ConfigError) as caught:
+        empty.pick(["x"])
+    assert str(caught.value) == "no digest called x (configured: none)"
+
+
+def test_passwords_in_git_and_feed_urls_are_secrets(write_config: ConfigWriter) -> None:
+    """The passwords (or lone tokens) of git and feed sources are kept to blank out of logs."""
+    sources = {
+        "repo": {"git": "https://bot:gitpass@example.com/ai.git"},
+        "feed": {"feed": "https://feedtoken@example.com/rss"},
+        "open": {"feed": "https://example.com/open"},
+        "local": {"folder": "."},
+    }
+    config = load_config(write_config(with_sources(sources)))
+    assert sorted(config.secrets()) == ["feedtoken", "gitpass"]
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets", "redacted"),
+    [
+        ("https://bot:s3cret@example.com/a.git", ["s3cret"], "https://bot:***@example.com/a.git"),
+        ("https://bot:pa:ss@example.com/", ["pa:ss"], "https://bot:***@example.com/"),
+        ("https://ghp_T0ken@example.com/", ["ghp_T0ken"], "https://***@example.com/"),
+        ("https://bot:@example.com/", [], "https://bot:***@example.com/"),
+        ("https://example.com/a@b", [], "https://example.com/a@b"),
+        (
+            "clone https://a:one@x.example and https://two@y.example",
+            ["one", "two"],
+            "clone https://a:***@x.example and https://***@y.example",
+        ),
+    ],
+)
+def test_credentials_in_urls(url: str, secrets: list[str], redacted: str) -> None:
+    """A password (everything after the first colon) or a lone token is the secret; redacting
+    keeps the user name and the rest of the URL."""
+    assert url_secrets(url) == secrets
+    assert redact_url(url) == redacted
+
+
+@pytest.mark.parametrize(
+    ("folder", "cleaned"),
+    [
+        (None, ""),
+        ("", ""),
+        ("_news", "_news"),
+        ("/_news/", "_news"),
+        ("a/b", "a/b"),
+        ("Xmas/", "Xmas"),
+    ],
+)
+def test_a_repository_folder_is_relative(folder: str | None, cleaned: str) -> None:
+    """A git source's folder is a path inside the repository, slashes around it dropped."""
+    assert repository_folder(folder) == cleaned
+
+
+@pytest.mark.parametrize(
+    "folder", ["a//b", "./x", "x/.", "../x", "a/../b", ".git", "x/.git", "a\\b"]
+)
+def test_a_repository_folder_cannot_leave_the_repository(folder: str) -> None:
+    """Empty, `.`, `..` and `.git` parts and backslashes are refused, naming the folder."""
+    with pytest.raises(ValueError, match="is not a folder inside a repository"):
+        repository_folder(folder)
+
+
+def test_a_duration_may_repeat_a_unit() -> None:
+    """Amounts of the same unit add up: `1h 1h30m` is 2 h 30 min."""
+    assert parse_duration("1h 1h30m") == timedelta(hours=2, minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("1", 1), (4096, 4096), ("2KB", 2048), ("2 kb", 2048), ("3MB", 3 * 1024**2), ("1gb", 1024**3)],
+)
+def test_sizes_read_in_bytes_kb_mb_or_gb(text: object, size: int) -> None:
+    """A size is a number of bytes, or of KB, MB or GB (any case, a space allowed)."""
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("value", ["abc", "0", 0, True, 1.5, "1 TB", "b"])
+def test_a_size_that_is_not_one_says_how_to_write_it(value: object) -> None:
+    """Zero, a boolean, a fraction or an unknown unit is refused with an example."""
+    with pytest.raises(ValueError) as caught:
+        parse_size(value)
+    assert str(caught.value) == f"{value!r} is not a size; write it like 1MB or 512KB"
+
+
+def test_max_front_matter_loads_as_bytes(write_config: ConfigWriter) -> None:
+    """`max_front_matter: 512KB` is 524,288 bytes; the default is 1 MB."""
+    assert load_config(
+        write_config({**digest(), "max_front_matter": "512KB"})
+    ).max_front_matter == (512 * 1024)
+    assert load_config(write_config(digest())).max_front_matter == 1024**2
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"timezone": 5}, "digests.ai-daily.timezone: 5 is not a timezone name; use one like "),
+        ({"schedule": 9}, "digests.ai-daily.schedule: 9 is not a schedule; write one like '0 9"),
+        (
+            {"topics": [["AI"]]},
+            "digests.ai-daily.topics: every entry must be text (a name, not a list or a number)",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_shape_says_what_to_write(
+    write_config: ConfigWriter, changes: dict, message: str
+) -> None:
+    """A number where a name or a schedule belongs, or a list inside a list, names the key."""
+    assert message in error_for(write_config, digest(**changes))
+
+
+def test_a_typo_under_dashboard_suggests_the_key(write_config: ConfigWriter) -> None:
+    """`dashboard.allowed_user` is refused with the key it probably meant."""
+    message = error_for(write_config, {**digest(), "dashboard": {"allowed_user": ["U1"]}})
+    assert "dashboard.allowed_user: unknown key (did you mean 'allowed_users'?)" in message

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import ConfigWriter
 
-from digestbot.crontab import CrontabError, parse
+from digestbot.crontab import CrontabError, describe, parse
 from digestbot.trigger import CrontabTrigger
 
 
@@ -51,7 +51,9 @@ def test_macros() -> None:
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
-        ("0 9 * *", "expected 5 fields"),
+        ("0 9 * *", "expected 5 fields (minute hour day-of-month month day-of-week), got 4"),
+        ("", "expected 5 fields (minute hour day-of-month month day-of-week), got 0"),
+        ("   ", "expected 5 fields (minute hour day-of-month month day-of-week), got 0"),
         ("61 9 * * *", "61 is out of range for the minute (0-59)"),
         ("0 24 * * *", "24 is out of range for the hour (0-23)"),
         ("0 9 0 * *", "0 is out of range for the day of month"),
@@ -116,3 +118,96 @@ def test_impossible_day_of_month_with_a_weekday_fires_on_the_weekday() -> None:
         "2028-02-07T09:00:00+01:00",
         "2028-02-14T09:00:00+01:00",
     ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            "@reboot",
+            "@reboot is not supported: give the times to run at (catch_up delivers a run missed "
+            "while the bot was down)",
+        ),
+        (
+            "@often",
+            "'@often' is not a macro; use one of @yearly, @annually, @monthly, @weekly, @daily, "
+            "@midnight, @hourly",
+        ),
+        ("5/15 * * * *", "'5/15': a step needs a range or '*' in the minute"),
+        ("0 0 30,31 2 *", "never fires: no day 30,31 in feb"),
+        ("0 0 31 4,6 *", "never fires: no day 31 in apr, jun"),
+    ],
+)
+def test_error_messages_in_full(expression: str, message: str) -> None:
+    """Macros, steps without a range and impossible days are explained in full sentences."""
+    with pytest.raises(CrontabError) as caught:
+        parse(expression)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("0 9 * * 1-5", "at 09:00, Monday to Friday"),
+        ("30 8,12 * * *", "at 08:30 and 12:30, every day"),
+        ("0 9,10,11 * * 1,2,3,5", "at 09:00, 10:00 and 11:00, Monday to Wednesday and Friday"),
+        ("0 9 * * 0,6", "at 09:00, Sunday and Saturday"),
+        ("0 9 * * 1,2,4,5", "at 09:00, Monday, Tuesday, Thursday and Friday"),
+        ("* * * * *", "every minute, every day"),
+        ("*/15 * * * *", "every 15 minutes, every day"),
+        ("15 * * * *", "every hour at :15, every day"),
+        ("5,35 */2 * * *", "every 2 hours at :05 and :35, every day"),
+        ("*/20 */3 * * *", "every 20 minutes, every 3 hours, every day"),
+        ("5-59/30 * * * *", "every hour at :05 and :35, every day"),
+        ("0 0-6 * * *", "every hour at :00, in the hours 00, 01, 02, 03, 04, 05 and 06, every day"),
+        (
+            "0 1-23/2 * * *",
+            "every hour at :00, in the hours 01, 03, 05, 07, 09, 11, 13, 15, 17, 19, 21 and 23, "
+            "every day",
+        ),
+        (
+            "*/10 9-17 * * 1-5",
+            "every 10 minutes, in the hours 09, 10, 11, 12, 13, 14, 15, 16 "
+            "and 17, Monday to Friday",
+        ),
+        ("0 9 1 * mon", "at 09:00, on day 1 of the month or Monday"),
+        ("0 9 1,15 jan,jul *", "at 09:00, on day 1 and 15 of the month, in January and July"),
+        ("0 9 * 12 *", "at 09:00, every day, in December"),
+        ("0 0 1 1 *", "at 00:00, on day 1 of the month, in January"),
+    ],
+)
+def test_describe_says_a_schedule_in_words(expression: str, words: str) -> None:
+    """A schedule in words: a few fixed times listed, others as a rule; days, months."""
+    assert describe(parse(expression)) == words
+
+
+def test_describe_lists_up_to_six_fixed_times() -> None:
+    """Six fixed times are listed; a seventh makes it a rule."""
+    assert describe(parse("0 1-6 * * *")) == (
+        "at 01:00, 02:00, 03:00, 04:00, 05:00 and 06:00, every day"
+    )
+    assert describe(parse("0 1-7 * * *")) == (
+        "every hour at :00, in the hours 01, 02, 03, 04, 05, 06 and 07, every day"
+    )
+
+
+def test_describe_two_evenly_spaced_minutes_as_a_step() -> None:
+    """`0,30` minutes every hour read as every 30 minutes; `0,45` as two times an hour."""
+    assert describe(parse("0,30 * * * *")) == "every 30 minutes, every day"
+    assert describe(parse("0,45 * * * *")) == "every hour at :00 and :45, every day"
+    assert describe(parse("0 0,12 * * *")) == "at 00:00 and 12:00, every day"
+    assert describe(parse("*/30 0,12 * * *")) == "at 00:00, 00:30, 12:00 and 12:30, every day"
+    assert describe(parse("* 0,12 * * *")) == "every minute, every 12 hours, every day"
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("*/7 * * * *", "every hour at :00, :07, :14, :21, :28, :35, :42, :49 and :56, every day"),
+        ("0 */5 * * *", "every hour at :00, in the hours 00, 05, 10, 15 and 20, every day"),
+        ("*/12 * * * *", "every 12 minutes, every day"),
+    ],
+)
+def test_a_step_that_does_not_divide_the_hour_or_day_is_listed(expression: str, words: str) -> None:
+    """`*/7` minutes are 7 minutes apart but only 4 from :56 to :00: not "every 7 minutes"."""
+    assert describe(parse(expression)) == words

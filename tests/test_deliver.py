@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import threading
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fakeslack import FakeSlack
+from conftest import FakeClock
+from fakeslack import FakeSlack, faults
 
 from digestbot.deliver import Posted, Slack, explain, message_metadata, remove_at, strip_images
 from digestbot.errors import DeliveryError
@@ -235,3 +240,76 @@ def test_stopping_during_a_rate_limit_pause_leaves_the_post_uncertain() -> None:
         with pytest.raises(DeliveryError) as caught:
             client.post("#busy", arguments(), lambda: None)
         assert caught.value.uncertain and "stopping" in caught.value.reason
+
+
+# Pacing and rate limits, on a clock the test controls: waits advance it at once (and are
+# recorded), the fake's rate limits run on it, and the fake reads it as each post lands.
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def paced(fake: FakeSlack, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The clock's reading each time a post lands, with the fake's rate limits on that clock."""
+    monkeypatch.setattr(faults, "time", SimpleNamespace(monotonic=clock.monotonic))
+    landed: list[float] = []
+    fake.on_post = lambda post: landed.append(clock.monotonic())
+    return landed
+
+
+def post_each(client: Slack, channels: list[str]) -> None:
+    """Post to each channel in turn; fail (rather than hang) if that never ends, as when a
+    client retries 429s without ever pausing."""
+    worker = threading.Thread(
+        target=lambda: [client.post(ch, arguments(), lambda: None) for ch in channels],
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "the posts never finished"
+
+
+def test_posts_to_one_channel_are_a_second_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack allows about one message a second per channel: digestbot never posts faster to
+    one channel, while another channel is not held up by it."""
+    clock = FakeClock(START, auto_advance=True)
+    with FakeSlack() as fake:
+        fake.add_channel("busy")
+        fake.add_channel("other")
+        landed = paced(fake, clock, monkeypatch)
+        post_each(Slack(fake.token, fake.url, clock=clock), ["#busy", "#busy", "#other", "#busy"])
+        busy = [landed[0], landed[1], landed[3]]
+        assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(busy))
+        assert landed[2] == landed[1]  # #other went at once
+        assert landed[3] - landed[0] < 2.5  # and no slower than needed
+
+
+def test_after_a_429_the_next_post_waits_for_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two posts to one channel are at least Retry-After apart after a 429, and digestbot asks
+    again only once that time is up: one 429, not a burst of them."""
+    clock = FakeClock(START, auto_advance=True)
+    # One post every 4 s: the second, a second after the first, gets 429 with Retry-After: 3.
+    with FakeSlack(channel_rate=0.25, channel_burst=1) as fake:
+        fake.add_channel("busy")
+        landed = paced(fake, clock, monkeypatch)
+        post_each(Slack(fake.token, fake.url, clock=clock), ["#busy", "#busy"])
+        assert fake.statuses("chat.postMessage") == [200, 429, 200]
+        assert landed[1] - landed[0] >= 1.0 + 3.0
+
+
+def test_a_429_slows_every_channel_then_the_pace_recovers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a 429 posts to other channels are spaced out too; as they land, the pace returns."""
+    clock = FakeClock(START, auto_advance=True)
+    with FakeSlack(channel_rate=0.25, channel_burst=1) as fake:
+        names = [f"c{n}" for n in range(40)]
+        for name in names:
+            fake.add_channel(name)
+        landed = paced(fake, clock, monkeypatch)
+        post_each(
+            Slack(fake.token, fake.url, clock=clock), [f"#{name}" for name in names[:1] + names]
+        )
+        assert fake.statuses("chat.postMessage")[:3] == [200, 429, 200]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(landed[1:])]
+        assert gaps[0] >= 0.05  # slowed down after the 429
+        assert gaps[-1] == 0  # and back to full speed

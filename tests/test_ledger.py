@@ -7,16 +7,19 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy
+from conftest import FakeClock
 
 from digestbot import owners
 from digestbot.channels import channel_name
 from digestbot.errors import LedgerError
 from digestbot.ledger import ClaimPlan, ClaimResult, ClaimStatus, Ledger
-from digestbot.store import deliveries, schema_version
+from digestbot.store import SCHEMA_VERSION, deliveries, schema_version
 
 PLAN = ClaimPlan(
     channel="#ai-news",
@@ -287,7 +290,9 @@ def test_a_version_1_store_is_migrated_in_place(database_url: str) -> None:
         ledger.record_part(claim, ["1.1"], None)
         assert ledger.seen("#ai-news").keys == frozenset({"ai/2.md"})
         with ledger.engine.connect() as db:
-            assert db.execute(sqlalchemy.select(schema_version.c.version)).scalar() == 2
+            assert (
+                db.execute(sqlalchemy.select(schema_version.c.version)).scalar() == SCHEMA_VERSION
+            )
     finally:
         ledger.close()
 
@@ -297,3 +302,58 @@ PLAN_WITH_KEYS = ClaimPlan(
     messages=[{"text": "one"}],
     articles=[[("https://a.example/2", "second", "ai/2.md")]],
 )
+
+
+def as_another_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judge owners as a process on another host does: by their heartbeat alone."""
+    monkeypatch.setattr(owners, "this_process", lambda: "other-host/0/1/0")
+    monkeypatch.setattr(owners, "socket", SimpleNamespace(gethostname=lambda: "other-host"))
+
+
+def test_a_delivery_held_past_90_s_stays_alive_to_another_host_by_its_heartbeat(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat renews this process's pending claims, so that a delivery held up by rate
+    limits longer than STALE_AFTER is not taken over; without it, the claim looks dead."""
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    ledger = Ledger(database_url, clock=clock)
+    try:
+        held, _ = ledger.claim("run-1", "#ai-news", "ai", PLAN)
+        clock.advance(owners.STALE_AFTER - 10)
+        ledger.heartbeat()
+        clock.advance(owners.STALE_AFTER - 10)  # long past STALE_AFTER since the claim
+        assert ledger.get("run-1", "#ai-news").heartbeat == clock.time() - owners.STALE_AFTER + 10
+        with monkeypatch.context() as elsewhere:
+            as_another_host(elsewhere)
+            assert ledger.orphaned(["ai"]) == []
+            clock.advance(20)  # no heartbeat for STALE_AFTER + 10 seconds: dead
+            assert [claim.run_id for claim in ledger.orphaned(["ai"])] == [held.run_id]
+    finally:
+        ledger.close()
+
+
+def test_the_heartbeat_renews_only_this_process_pending_claims(database_url: str) -> None:
+    """Claims already closed, and claims of other processes, keep their heartbeat."""
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    ledger = Ledger(database_url, clock=clock)
+    try:
+        ledger.claim("mine", "#ai-news", "ai", PLAN)
+        done, _ = ledger.claim("done", "#general", "ai", PLAN)
+        ledger.finish(done, ClaimStatus.DELIVERED)
+        theirs, _ = ledger.claim("theirs", "#random", "ai", PLAN)
+        with ledger.engine.begin() as db:
+            db.execute(
+                deliveries.update()
+                .where(deliveries.c.run_id == "theirs")
+                .values(owner="elsewhere/0/1/0/t")
+            )
+        before = clock.time()
+        clock.advance(60)
+        ledger.heartbeat()
+        beats = {
+            run: ledger.get(run, channel).heartbeat
+            for run, channel in (("mine", "#ai-news"), ("done", "#general"), ("theirs", "#random"))
+        }
+        assert beats == {"mine": before + 60, "done": before, "theirs": before}
+    finally:
+        ledger.close()

@@ -274,3 +274,24 @@ def test_topic_edit_keeps_the_job_and_its_due_time(
     running.scheduler.reload_if_changed()
     assert running.scheduler.jobs.get_job("ai").next_run_time == due
     assert running.service.config.digests["ai"].topics == ["AI", "Robots"]
+
+
+def test_a_firing_that_starts_late_within_catch_up_is_still_delivered(
+    start_bot: StartBot,
+    slack: FakeSlack,
+    write_config: ConfigWriter,
+    articles: Path,
+    clock: FakeClock,
+) -> None:
+    """When APScheduler gets to a job five minutes late (a busy process, a laptop waking up),
+    the run is delivered, not skipped as missed: its misfire grace is catch_up, not 1 s."""
+    write_config(digest_config(articles, catch_up="10m"))
+    clock.set(MONDAY.replace(minute=0) - timedelta(minutes=1))  # 08:59: nothing to catch up
+    running = start_bot()
+    assert slack.posts == []
+    clock.set(MONDAY.replace(minute=5))
+    five_late = datetime.now(UTC) - timedelta(minutes=5)  # APScheduler judges on the real clock
+    running.scheduler.jobs.modify_job("ai", next_run_time=five_late)
+    assert slack.wait_for_posts(1, timeout=10)
+    [message] = slack.messages_in("ai-news")
+    assert message["metadata"]["event_payload"]["run"] == "ai@2026-03-02T09:00:00+00:00"

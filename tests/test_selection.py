@@ -62,9 +62,43 @@ def test_eligibility(changes: dict, eligible: bool) -> None:
     ],
 )
 def test_ranking_heat_then_quality_then_newest(first: dict, second: dict) -> None:
-    """Heat ranks first, then quality, then publication time, newest first."""
-    entries = [entry("b", **second), entry("a", **first)]
-    assert picked(entries) == {"AI": ["a", "b"]}
+    """Heat ranks first, then quality, then publication time, newest first: the winner here
+    loses every later tie-break (its path sorts last), so each rule is what decides."""
+    for entries in (
+        [entry("a", **second), entry("b", **first)],
+        [entry("b", **first), entry("a", **second)],
+    ):
+        assert picked(entries) == {"AI": ["b", "a"]}
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"heat": 120, "quality": 1}, {"heat": 110, "quality": 99}),
+        ({"heat": 120, "published_at": NOW - timedelta(days=3)}, {"heat": 110}),
+        ({"quality": 90, "published_at": NOW - timedelta(days=3)}, {"quality": 80}),
+    ],
+)
+def test_an_earlier_ranking_rule_outweighs_the_later_ones(first: dict, second: dict) -> None:
+    """Heat outweighs quality and age, quality outweighs age: a later rule only breaks ties."""
+    entries = [entry("a", **second), entry("b", **first)]
+    assert picked(entries) == {"AI": ["b", "a"]}
+
+
+def test_articles_equal_on_every_rule_rank_by_source_and_path() -> None:
+    """Ties on heat, quality and time go to the article key (source/path), so a digest picks
+    the same articles whatever order the files were read in."""
+    keys = ["ai/c.md", "ai/a.md", "blog/a.md", "ai/b.md"]
+    entries = [
+        entry(key.split("/")[1], source=key.split("/")[0], title=key, url=f"https://x/{key}")
+        for key in keys
+    ]
+    expected = ["ai/a.md", "ai/b.md", "ai/c.md", "blog/a.md"]
+    for ordering in (entries, entries[::-1]):
+        [pick] = select(ordering, Rule(["AI"], 5), NOW)
+        assert [e.key for e in pick.entries] == expected
+        [top] = select(ordering, Rule(["AI"], 1), NOW)
+        assert [e.key for e in top.entries] == ["ai/a.md"]
 
 
 def test_top_limits_each_topic() -> None:
@@ -138,3 +172,59 @@ def test_an_article_the_channel_had_is_left_out_by_its_key() -> None:
     seen = Seen(keys=frozenset({"ai/a.md"}))
     assert select([moved], Rule(["AI"], 5, seen=seen), NOW) == []
     assert select([moved], Rule(["AI"], 5), NOW) != []
+
+
+def test_max_age_includes_both_ends_of_the_window() -> None:
+    """An article published exactly max_age before the run, or exactly at it, is a candidate."""
+    entries = [
+        entry("edge", published_at=NOW - timedelta(days=2)),
+        entry("now", published_at=NOW),
+        entry("late", published_at=NOW - timedelta(days=2, microseconds=1)),
+    ]
+    rule = Rule(["AI"], 5, max_age=timedelta(days=2))
+    assert sorted(picked(entries, rule)["AI"]) == ["edge", "now"]
+
+
+def test_a_cold_article_ranks_below_a_lukewarm_one() -> None:
+    """Heat 0 is a real heat, the lowest one: below 0.5, above a negative heat."""
+    entries = [entry("zero", heat=0), entry("half", heat=0.5), entry("minus", heat=-1)]
+    assert picked(entries) == {"AI": ["half", "zero", "minus"]}
+
+
+def test_a_duplicate_gives_way_to_the_next_article() -> None:
+    """Skipping a duplicate carries on down the ranking: the articles after it still count."""
+    entries = [
+        entry("first", url="https://x/1", heat=120),
+        entry("copy", url="https://x/1", heat=110),
+        entry("retitled", title="first", heat=105),
+        entry("next", heat=100),
+    ]
+    assert picked(entries) == {"AI": ["first", "next"]}
+
+
+def test_max_per_provider_lets_the_next_outlet_take_the_place() -> None:
+    """With max_per_provider a topic takes at most that many articles of one outlet (its name
+    in any case); the next hottest of another outlet, or of none, takes the place."""
+    entries = [
+        entry("v1", heat=130, provider="The Verge"),
+        entry("v2", heat=120, provider="the verge"),
+        entry("v3", heat=115, provider="THE VERGE"),
+        entry("w1", heat=110, provider="Wired"),
+        entry("w2", heat=105, provider="Wired"),
+        entry("n1", heat=100, provider=None),
+        entry("n2", heat=90, provider=None),
+    ]
+    assert picked(entries, Rule(["AI"], 5, max_per_provider=1)) == {"AI": ["v1", "w1", "n1", "n2"]}
+    assert picked(entries, Rule(["AI"], 4, max_per_provider=2)) == {"AI": ["v1", "v2", "w1", "w2"]}
+    assert picked(entries, Rule(["AI"], 3)) == {"AI": ["v1", "v2", "v3"]}
+
+
+def test_max_per_provider_counts_each_topic_on_its_own() -> None:
+    """The cap is per topic: a second topic may take the outlet's next articles."""
+    entries = [
+        entry("a", heat=130, provider="Wired", topics=("AI", "Cloud")),
+        entry("b", heat=120, provider="Wired", topics=("AI", "Cloud")),
+        entry("c", heat=110, provider="Wired", topics=("Cloud",)),
+    ]
+    rule = Rule(["AI", "Cloud"], 5, max_per_provider=1)
+    assert picked(entries, rule) == {"AI": ["a"], "Cloud": ["b"]}

@@ -295,3 +295,29 @@ def test_socket_mode_receives_the_command_and_posts(
         assert answers(slack)[0]["text"].startswith("Posted *ai* here")
     finally:
         worker.shutdown()
+
+
+def test_allowed_channels_limit_where_digests_are_posted(
+    bot: Bot, slack: FakeSlack, write_config: ConfigWriter, articles: Path
+) -> None:
+    """With slash.allowed_channels set, /digest posts only in those channels (named or by
+    ID); typed anywhere else it refuses and posts nothing."""
+    slack.add_channel("lab")
+    allowed = ["#ai-news", slack.channel_id("lab")]
+    write_config(
+        {
+            "articles": str(articles),
+            "slash": {"allowed_channels": allowed},
+            "digests": {"ai": {"topics": ["AI"], "channels": ["#general"]}},
+        }
+    )
+    bot.scheduler.reload_if_changed()
+    for count, channel in enumerate(("hardware", "ai-news", "lab"), 1):
+        body = command(slack, "ai", channel=channel)
+        assert post(bot.port, body, signed(body))[0] == 200
+        assert wait_for(lambda n=count: len(answers(slack)) == n)
+    refused, *posted = (answer["text"] for answer in answers(slack))
+    assert "You may not post digests with /digest here" in refused
+    assert all(text.startswith("Posted *ai* here") for text in posted), posted
+    assert slack.messages_in("hardware") == []
+    assert len(slack.messages_in("ai-news")) == 1 and len(slack.messages_in("lab")) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import time as system_time
 from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -340,3 +341,58 @@ def test_next_for_a_digest_without_schedule(write_config: ConfigWriter, cli) -> 
     write_config()
     result = cli("next", "ai-daily")
     assert result.code == 1 and "only sent by hand" in result.err
+
+
+@pytest.mark.parametrize("expression", ["0 9 * * *", "0 * * * *", "*/5 * * * *"])
+def test_latest_includes_a_fire_time_equal_to_now(expression: str) -> None:
+    """A job that fires exactly on time delivers that very run: latest(09:00) is 09:00."""
+    trigger = CrontabTrigger(expression, BERLIN)
+    nine = datetime(2026, 11, 23, 9, 0, tzinfo=BERLIN)
+    assert trigger.latest(nine, MINUTE) == nine
+    assert trigger.latest(nine - TICK, MINUTE) is None
+    assert trigger.latest(nine, timedelta(0)) == nine
+
+
+def test_no_fire_time_after_the_end_of_the_calendar() -> None:
+    """Past the last fire time before year 10000 there is none: None, and the listing ends."""
+    trigger = CrontabTrigger("0 0 1 1 *", BERLIN)
+    last = datetime(9999, 1, 1, tzinfo=BERLIN)
+    assert list(trigger.fire_times(datetime(9998, 6, 1, tzinfo=UTC))) == [last]
+    assert trigger.get_next_fire_time(None, datetime(9999, 6, 1, tzinfo=UTC)) is None
+    assert trigger.get_next_fire_time(last, last) is None
+
+
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch):
+    """Set this process's local timezone (TZ) for one test; restored afterwards."""
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        system_time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    system_time.tzset()
+
+
+def test_fire_times_do_not_depend_on_the_machine_timezone(local_zone) -> None:
+    """The same schedule gives the same instants whether the host runs in UTC or in a zone
+    with its own DST (all the arithmetic happens in UTC and the schedule's zone)."""
+    start = datetime(2026, 3, 28, 20, tzinfo=UTC)
+    now = datetime(2026, 10, 25, 1, 20, tzinfo=UTC)
+
+    def answers() -> list[object]:
+        found: list[object] = []
+        for expression in ("30 2 * * *", "*/20 * * * *", "0 3 * * 0"):
+            trigger = CrontabTrigger(expression, BERLIN)
+            found += utc(list(itertools.islice(trigger.fire_times(start), 6)))
+            found += [trigger.get_next_fire_time(None, now), trigger.latest(now, HOUR)]
+            previous = trigger.get_next_fire_time(None, start)
+            found.append(trigger.get_next_fire_time(previous, previous))
+        return [moment.astimezone(UTC) if moment else None for moment in found]
+
+    local_zone("UTC")
+    expected = answers()
+    for name in ("Pacific/Chatham", "America/New_York", "Europe/Berlin"):
+        local_zone(name)
+        assert answers() == expected, name

@@ -53,8 +53,6 @@ __all__ = [
     "text_size",
 ]
 
-LAYOUTS = ("full", "compact")
-
 
 @dataclass(frozen=True)
 class Topic:
@@ -166,7 +164,8 @@ def _page(
 ) -> list[Block]:
     if len(pages) == 1:
         return [*intro_blocks, *draw(page, False), more(len(units) - len(page))]
-    continued = any(unit[0] == page[0][0] for unit in pages[-2]) if len(pages) > 1 else False
+    # A reply that goes on with the topic the message before it ended with says so.
+    continued = any(unit[0] == page[0][0] for unit in pages[-2])
     return draw(page, continued)
 
 

@@ -59,18 +59,29 @@ def _resolve_folders(config: Config, base: Path) -> Config:
     return config.model_copy(update={"articles": articles, "sources": sources})
 
 
+class _MappingSource(YamlConfigSettingsSource):
+    """The config file as pydantic-settings reads it, refused unless it holds a mapping: a
+    list or a number would otherwise crash, or a list of pairs pass as keys."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file_path}: the config must be a mapping of keys")
+        return data
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = YamlConfigSettingsSource(Config, yaml_file=path)()
+        data = _MappingSource(Config, yaml_file=path)()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
+        # A character YAML refuses (a control character) is a ReaderError: a reason, no mark.
+        problem = getattr(error, "problem", None) or getattr(error, "reason", None)
+        problem = problem or "invalid YAML"
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     except (ValueError, UnicodeDecodeError, OSError) as error:
         raise ConfigError(f"{path}: cannot be read as a config mapping: {error}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the config must be a mapping of keys")
     return data
 
 

@@ -303,7 +303,7 @@ def _boundary(atom: str | Markup | None, at: int) -> bool:
 
 def _reference(inner: str) -> Markup:
     """`<...>`: a link, a mention, a broadcast or a date; none of them ever notifies anyone."""
-    target, bar, label = inner.partition("|")
+    target, _, label = inner.partition("|")
     label = _decode(label)
     if target.startswith("!"):
         return _special(target[1:], label)
@@ -315,7 +315,7 @@ def _reference(inner: str) -> Markup:
     safe = _http_url(url)
     if safe is None:
         # Not a link Slack would open from a browser: the reader sees what it said, as text.
-        return _escape(label if bar else url)
+        return _escape(label or url)
     return Markup(
         f'<a class="slack-link" href="{_escape(safe)}" rel="noopener noreferrer nofollow"'
         f' target="_blank">{_escape(label or url)}</a>'
@@ -347,7 +347,8 @@ def _http_url(value: object) -> str | None:
     if _BLANK_INSIDE.search(url):
         return None
     scheme, separator, rest = url.partition("://")
-    if not separator or scheme.lower() not in ("http", "https") or not rest:
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if not separator or scheme.lower() not in ("http", "https") or not host:
         return None
     return url
 
