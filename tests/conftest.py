@@ -3,6 +3,7 @@ CLI, a clock the tests move by hand, waiting for a condition, and digestbot proc
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -23,6 +24,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from digestbot.cli import main
+from digestbot.clock import SYSTEM, SystemClock
+from digestbot.index import ArticleIndex
 
 pytest_plugins = ["browser"]  # Chromium and its pages, for the tests of web pages
 
@@ -104,6 +107,49 @@ class FakeClock:
             while not event.is_set() and self._monotonic < deadline:
                 self._changed.wait(0.02)  # an Event cannot wake this condition: look again soon
         return event.is_set()
+
+
+class HurriedClock(SystemClock):
+    """The real clock, except that a wait of a second or less (the pace between two posts to
+    a channel, a short Retry-After) moves the clock on instead of waiting: a digest of many
+    messages posts at once, and the waits still count. Longer waits (a scheduler's poll) are
+    real, so that a loop which polls does not spin."""
+
+    PACE = 1.0
+
+    def __init__(self) -> None:
+        self._skipped = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=self._skipped)
+
+    def time(self) -> float:
+        return super().time() + self._skipped
+
+    def monotonic(self) -> float:
+        return super().monotonic() + self._skipped
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if event.is_set() or seconds > self.PACE:
+            return super().wait(event, seconds)
+        with self._lock:
+            self._skipped += seconds
+        return event.is_set()
+
+    @property
+    def waited(self) -> float:
+        """The seconds of waits that were skipped."""
+        return self._skipped
+
+
+@pytest.fixture
+def hurried(monkeypatch: pytest.MonkeyPatch) -> HurriedClock:
+    """Commands run in the test's process (`cli`) pace their posts on a HurriedClock."""
+    clock = HurriedClock()
+    for name in ("now", "time", "monotonic", "wait"):  # SYSTEM is every default clock
+        monkeypatch.setattr(SYSTEM, name, getattr(clock, name))
+    return clock
 
 
 class BotProcess:
@@ -228,11 +274,35 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     return run
 
 
+@pytest.fixture(scope="session")
+def run_folder(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A folder all the workers of this run share, for what is built once per run."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if worker_id != "master" else root
+
+
+@pytest.fixture(scope="session")
+def corpus_cache(run_folder: Path) -> Path:
+    """The XDG_CACHE_HOME of the corpus tests, shared by the run's workers: the corpus is
+    read-only and an index is a cache of it, so each feed is indexed once per run (by the first
+    worker to get here, while the others wait for it)."""
+    cache = run_folder / "corpus-cache"
+    cache.mkdir(exist_ok=True)
+    with (cache / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for feed in FEEDS:
+            if (CORPUS / feed).is_dir():
+                with ArticleIndex(CORPUS / feed, cache / "digestbot", source=feed) as index:
+                    index.refresh()
+    return cache
+
+
 @pytest.fixture
-def corpus() -> Path:
-    """../shared/corpus, or skip."""
+def corpus(corpus_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """../shared/corpus, or skip; digestbot keeps its indexes in the worker's corpus cache."""
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is absent")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(corpus_cache))
     return CORPUS
 
 

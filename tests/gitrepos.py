@@ -3,6 +3,7 @@ change at a time, served as a remote by path or file://, and a remote that never
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
@@ -130,3 +131,16 @@ def processes_mentioning(text: str) -> list[str]:
         if text in command:
             found.append(command)
     return found
+
+
+def bare_copy_of(bundle: Path, shared: Path, path: Path) -> Path:
+    """A bare remote at `path` with the bundle's history, served as file:// (partial clones
+    allowed). The bundle is unpacked once into `shared` (by the first test process to get
+    there); each copy then hard-links its objects, so that tests may move its branches freely."""
+    with (shared.parent / f"{shared.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "HEAD").is_file():
+            git("clone", "--quiet", "--bare", bundle, shared)
+    git("clone", "--quiet", "--bare", "--local", shared, path)
+    git("config", "uploadpack.allowFilter", "true", cwd=path)
+    return path

@@ -4,13 +4,14 @@ message Slack refuses as too long split between its articles."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ConfigWriter
+from conftest import ConfigWriter, HurriedClock
 from fakeslack import FakeSlack, validate_blocks
 
 from digestbot.articles import read_entry
@@ -50,7 +51,7 @@ def articles_of(message: dict) -> list[list[dict]]:
 
 @pytest.mark.corpus
 def test_a_daily_digest_of_3_topics_by_5_fits_one_message_with_everything(
-    corpus: Path, write_config: ConfigWriter, cli, tmp_path: Path
+    corpus: Path, corpus_cache: Path, write_config: ConfigWriter, cli
 ) -> None:
     """Azure's AI, Security and Databases, 5 each: one message, every article with its linked
     title, excerpt, image, outlet name and logo, a date token and a related link."""
@@ -60,7 +61,7 @@ def test_a_daily_digest_of_3_topics_by_5_fits_one_message_with_everything(
     assert within_limits(message) and "thread" not in message
     cards = articles_of(message)
     assert len(cards) == 15
-    shown = _articles(corpus / "azure", ["AI", "Security", "Databases"], tmp_path / "cache2")
+    shown = _articles(corpus / "azure", ["AI", "Security", "Databases"], corpus_cache / "digestbot")
     for (section, byline), article in zip(cards, shown, strict=True):
         text = section["text"]["text"]
         assert text.startswith("*<https://") and "\n" in text  # linked title, then excerpt
@@ -130,6 +131,7 @@ def _articles(folder: Path, topics: list[str], cache: Path) -> list:
     return [article for topic in picked for article in topic.articles]
 
 
+@functools.cache
 def _topics(folder: Path) -> list[str]:
     """The feed's ten most common topics."""
     counts: dict[str, int] = {}
@@ -230,10 +232,10 @@ def test_title_keys_fold_quotes_dashes_and_invisible_spaces() -> None:
 
 
 @pytest.mark.corpus
-def test_at_most_n_articles_of_one_outlet_per_topic(corpus: Path, tmp_path: Path) -> None:
+def test_at_most_n_articles_of_one_outlet_per_topic(corpus: Path, corpus_cache: Path) -> None:
     """max_per_provider: 2 holds on every azure topic; the next hottest of another outlet
     takes each place."""
-    with ArticleIndex(corpus / "azure", tmp_path / "cache", source="azure") as index:
+    with ArticleIndex(corpus / "azure", corpus_cache / "digestbot", source="azure") as index:
         library = Library([index])
         now = datetime(2021, 9, 1, tzinfo=UTC)
         topics = _topics(corpus / "azure")
@@ -261,7 +263,7 @@ def _capped(ranked: tuple, cap: int, top: int) -> list[str]:
 
 
 def test_a_message_slack_refuses_as_too_long_is_split_and_delivered_once(
-    slack: FakeSlack, write_config: ConfigWriter, articles: Path, cli
+    slack: FakeSlack, write_config: ConfigWriter, articles: Path, cli, hurried: HurriedClock
 ) -> None:
     """When Slack answers msg_blocks_too_long, the message is split between its articles and
     every part lands once, in the thread; nothing is posted twice on the next send."""
@@ -289,4 +291,5 @@ def test_a_message_slack_refuses_as_too_long_is_split_and_delivered_once(
         )
     ]
     assert len(posted) == len(set(posted)) == 7
+    assert hurried.waited >= len(replies) - 1  # the parts keep the channel's pace
     assert cli("send").out.strip() == "ai → #ai-news: nothing new"

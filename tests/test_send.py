@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ConfigWriter, process_env
+from conftest import ConfigWriter, HurriedClock, process_env
 from fakeslack import FakeSlack
 
 from digestbot.bot import open_service
@@ -140,7 +140,7 @@ def test_secret_is_redacted_from_debug_logs(
 
 
 def test_long_digest_continues_in_a_thread(
-    slack: FakeSlack, write_config: ConfigWriter, articles: Path, cli
+    slack: FakeSlack, write_config: ConfigWriter, articles: Path, cli, hurried: HurriedClock
 ) -> None:
     """A digest past 50 blocks posts a first message and its continuation as a thread reply."""
     template = (articles / "000_5d341ca81f4b44a3.txt").read_text()
@@ -209,7 +209,7 @@ def test_killed_mid_delivery_then_rerun_delivers_each_channel_once(
         rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
         counts = {ch: len(fake.messages_in(ch)) for ch in channels}
-        assert counts == dict.fromkeys(channels, 1)
+        assert counts == dict.fromkeys(channels, 1), rerun.stdout
         assert "completed an interrupted run" in rerun.stdout
         again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert again.stdout.count("nothing new") == 40

@@ -12,6 +12,7 @@ import pytest
 from gitrepos import (
     Remote,
     article,
+    bare_copy_of,
     closed_port,
     git,
     processes_mentioning,
@@ -407,14 +408,12 @@ def test_folder_must_be_inside_the_repository(home: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def diablo4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def diablo4(tmp_path_factory: pytest.TempPathFactory, run_folder: Path) -> Path:
     """The real diablo4 feed's history as a bare remote."""
     if not BUNDLE.is_file():
         pytest.skip(f"{BUNDLE} is absent (the real feed history, ../shared/feeds)")
     remote = tmp_path_factory.mktemp("diablo4") / "remote.git"
-    git("clone", "--quiet", "--bare", BUNDLE, remote)
-    git("config", "uploadpack.allowFilter", "true", cwd=remote)
-    return remote
+    return bare_copy_of(BUNDLE, run_folder / "diablo4.git", remote)
 
 
 def test_replay_a_real_day(diablo4: Path, home: Path) -> None:

@@ -14,21 +14,19 @@ import pytest
 from conftest import ROOT, ConfigWriter
 from fakeslack import FakeSlack
 from feedserver import FeedServer, atom, rss
-from gitrepos import git
+from gitrepos import bare_copy_of, git
 
 BUNDLE = ROOT.parent / "shared" / "feeds" / "diablo4-news.bundle"
 HEADLINE = re.compile(r"\*<([^|>]+)\|([^>]*)>\*")
 
 
 @pytest.fixture(scope="module")
-def remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def remote(tmp_path_factory: pytest.TempPathFactory, run_folder: Path) -> Path:
     """A bare copy of the real history, served as file://."""
     if not BUNDLE.is_file():
         pytest.skip("../shared/feeds/diablo4-news.bundle is absent")
     path = tmp_path_factory.mktemp("diablo4") / "remote.git"
-    git("clone", "--quiet", "--bare", BUNDLE, path)
-    git("config", "uploadpack.allowFilter", "true", cwd=path)
-    return path
+    return bare_copy_of(BUNDLE, run_folder / "diablo4.git", path)
 
 
 def move_to(remote: Path, commit: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ConfigWriter, digest_config, free_port
+from conftest import ConfigWriter, HurriedClock, digest_config, free_port
 from fakeslack import FakeSlack
 
 from digestbot.bot import Bot, build
@@ -88,7 +88,7 @@ def dashboard(
     monkeypatch.setenv("PORT", str(port))
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret-for-tests")
     monkeypatch.setenv("DIGESTBOT_DASHBOARD_TOKEN", TOKEN)
-    running = build(load_settings(), printer=lambda plans: None)
+    running = build(load_settings(), printer=lambda plans: None, clock=HurriedClock())
     running.start()
     yield running, Browser(f"http://127.0.0.1:{port}")
     running.shutdown()

@@ -126,18 +126,11 @@ def serve(
         bot.shutdown()
 
 
-@pytest.fixture(scope="module")
-def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache folder for the module's corpus tests: the azure index is built once."""
-    return tmp_path_factory.mktemp("cache")
-
-
 @pytest.fixture
-def azure(corpus: Path, corpus_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """../shared/corpus with the azure feed (or skip), its index cached for the module."""
+def azure(corpus: Path) -> Path:
+    """../shared/corpus with the azure feed (or skip), its index cached for the worker."""
     if not (corpus / "azure").is_dir():
         pytest.skip("../shared/corpus/azure is absent")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(corpus_cache))
     return corpus
 
 
