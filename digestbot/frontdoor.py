@@ -108,7 +108,11 @@ class FrontDoor:
     def stop(self) -> None:
         # Closing waitress's sockets from its own loop thread (via its trigger) ends the loop
         # cleanly; closing them from here would race with it.
-        self.server.trigger.pull_trigger(lambda: close_all(self.server._map))
+        try:
+            self.server.trigger.pull_trigger(lambda: close_all(self.server._map))
+        except OSError as error:  # its wake-up pipe is gone: the loop cannot be asked
+            log.warning("http stop: the server loop cannot be woken (%s); closing here", error)
+            close_all(self.server._map)
         self.thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()
 

@@ -229,7 +229,9 @@ def test_three_replicas_on_postgres_deliver_each_channel_once(
         try:
             assert fake.wait_for_posts(len(channels), timeout=20)
             for replica in bots:  # a replica that caught up has had its say on every channel
-                assert replica.wait_for_line("level=INFO logger=digestbot.scheduler started")
+                assert replica.wait_for_line("level=INFO logger=digestbot.scheduler started"), (
+                    replica.err
+                )
                 if "catching_up=1" in replica.err:
                     assert replica.wait_for_line("result digest=ai", len(channels)), replica.err
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import json
@@ -321,3 +322,24 @@ def test_allowed_channels_limit_where_digests_are_posted(
     assert all(text.startswith("Posted *ai* here") for text in posted), posted
     assert slack.messages_in("hardware") == []
     assert len(slack.messages_in("ai-news")) == 1 and len(slack.messages_in("lab")) == 1
+
+
+def test_the_front_door_stops_even_when_its_wake_up_pipe_is_gone(monkeypatch, caplog) -> None:
+    """Stopping closes the listening socket and ends the server thread, even when waitress's
+    trigger can no longer be written to (its pipe closed under it: EBADF)."""
+    from digestbot.frontdoor import FrontDoor
+
+    door = FrontDoor(free_port(), lambda: (True, {}), None, host="127.0.0.1")
+    door.start()
+    with urllib.request.urlopen(f"http://127.0.0.1:{door.port}/healthz", timeout=5) as answer:
+        assert answer.status == 200
+
+    def gone() -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(door.server.trigger, "_physical_pull", gone)
+    door.stop()
+    assert not door.thread.is_alive()
+    assert "the server loop cannot be woken" in caplog.text
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{door.port}/healthz", timeout=2)

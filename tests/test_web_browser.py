@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from browser import DESKTOP, Tab
-from conftest import CORPUS, ROOT, ConfigWriter, free_port
+from conftest import CORPUS, ROOT, ConfigWriter, free_port, wait_for
 from fakeslack import TEAM_ID, USER_ID, FakeSlack
 from fakeslack.workspace import USER_NAME
 
@@ -194,7 +194,8 @@ def no_page_overflow(page: Page) -> bool:
 def load_images(page: Page) -> None:
     """Bring every (lazy) image into view until all have loaded, then go back to the top."""
     page.evaluate("document.querySelectorAll('img').forEach((img) => img.scrollIntoView())")
-    page.wait_for_function("[...document.images].every((img) => img.complete)")
+    # Polled from here: wait_for_function polls by eval, which the pages' CSP forbids.
+    assert wait_for(lambda: page.evaluate("[...document.images].every((img) => img.complete)"))
     page.evaluate("window.scrollTo(0, 0)")
 
 
