@@ -383,27 +383,3 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
     return request.getfixturevalue("postgres_url")
-
-
-# The modules that take longest (real processes, Chromium), started first: with a module to a
-# worker, one of them started last would leave the other workers idle at the end of the run.
-SLOW_FIRST = (
-    "test_web_browser.py",
-    "test_scheduler.py",
-    "test_send.py",
-    "test_dst.py",
-    "test_workspaces.py",
-    "test_source_git.py",
-    "test_sources_replay.py",
-    "test_ledger.py",
-    "test_web_app.py",
-    "test_slash.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
-
-    items.sort(key=rank)  # stable: each module keeps its own order
