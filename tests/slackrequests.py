@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from fakeslack import FakeSlack
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the tests' signing secret
+SECRET = "fake-signing-secret-for-tests"  # the tests' signing secret
 
 
 def signed(body: str | bytes, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:

@@ -3,64 +3,19 @@
 from __future__ import annotations
 
 import errno
-import hashlib
-import hmac
 import json
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from conftest import BotProcess, ConfigWriter, free_port, process_env, wait_for
 from fakeslack import FakeSlack
+from slackrequests import SECRET, command, post, signed
 
 from digestbot.bot import Bot, build
 from digestbot.config import load_settings
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-
-def signed(body: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
-    timestamp = str(int(time.time() - age))
-    base = f"v0:{timestamp}:{body}".encode()
-    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
-
-
-def command(fake: FakeSlack, text: str, channel: str = "hardware", user: str = "U0ALICE") -> str:
-    return urlencode(
-        {
-            "token": "legacy",
-            "team_id": "T0001",
-            "team_domain": "fake",
-            "channel_id": fake.channel_id(channel),
-            "channel_name": channel,
-            "user_id": user,
-            "user_name": "alice",
-            "command": "/digest",
-            "text": text,
-            "api_app_id": "A0001",
-            "trigger_id": "1.2.3",
-            "response_url": fake.response_url(f"{channel}-{text.replace(' ', '-') or 'list'}"),
-        }
-    )
-
-
-def post(port: int, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/slack/events",
-        data=body.encode(),
-        method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
-    )
-    try:
-        # Slack waits 3 seconds for the acknowledgement; so does this test, no longer.
-        with urllib.request.urlopen(request, timeout=3) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 @pytest.fixture
