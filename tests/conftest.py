@@ -223,6 +223,15 @@ def articles(tmp_path: Path) -> Path:
     return folder
 
 
+def copy_sony(articles: Path, count: int) -> None:
+    """`count` more stories like the seed Sony article, each with its own address and title."""
+    template = (articles / "000_5d341ca81f4b44a3.txt").read_text()
+    for n in range(count):
+        (articles / f"copy{n}.md").write_text(
+            template.replace("integrated-ai-chip", f"chip-{n}").replace("smarter", f"smarter {n}")
+        )
+
+
 ConfigWriter = Callable[..., Path]
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FEEDS, FIXTURES, ROOT, ConfigWriter
+from conftest import FEEDS, FIXTURES, ROOT, ConfigWriter, copy_sony
 from fakeslack import validate_blocks
 
 from digestbot.cli import COMMANDS, build_parser
@@ -56,11 +56,7 @@ def test_preview_records_nothing(write_config: ConfigWriter, cli, tmp_path: Path
 
 def test_preview_with_thread_continuation(write_config: ConfigWriter, cli, articles: Path) -> None:
     """A digest too long for one message marks its continuation with "thread": true."""
-    template = (articles / "000_5d341ca81f4b44a3.txt").read_text()
-    for n in range(40):
-        (articles / f"copy{n}.md").write_text(
-            template.replace("integrated-ai-chip", f"chip-{n}").replace("smarter", f"smarter {n}")
-        )
+    copy_sony(articles, 40)
     write_config(
         {
             "articles": str(articles),

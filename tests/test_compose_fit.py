@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ConfigWriter, HurriedClock
+from conftest import ConfigWriter, HurriedClock, copy_sony
 from fakeslack import FakeSlack, validate_blocks
 
 from digestbot.articles import read_entry
@@ -146,11 +146,7 @@ def test_a_digest_too_large_for_one_message_says_how_many_more_are_in_the_thread
 ) -> None:
     """40 articles: a first message within the limits that ends with how many more articles
     there are, and replies in the thread carrying them."""
-    template = (articles / "000_5d341ca81f4b44a3.txt").read_text()
-    for n in range(40):
-        (articles / f"copy{n}.md").write_text(
-            template.replace("integrated-ai-chip", f"chip-{n}").replace("smarter", f"smarter {n}")
-        )
+    copy_sony(articles, 40)
     write_config(
         {
             "articles": str(articles),
@@ -267,11 +263,7 @@ def test_a_message_slack_refuses_as_too_long_is_split_and_delivered_once(
 ) -> None:
     """When Slack answers msg_blocks_too_long, the message is split between its articles and
     every part lands once, in the thread; nothing is posted twice on the next send."""
-    template = (articles / "000_5d341ca81f4b44a3.txt").read_text()
-    for n in range(6):
-        (articles / f"copy{n}.md").write_text(
-            template.replace("integrated-ai-chip", f"chip-{n}").replace("smarter", f"smarter {n}")
-        )
+    copy_sony(articles, 6)
     slack.block_text_limit = 2500  # a Slack stricter than compose's budget
     write_config(
         {

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ConfigWriter, HurriedClock, process_env
+from conftest import ConfigWriter, HurriedClock, copy_sony, process_env
 from fakeslack import FakeSlack
 
 from digestbot.bot import open_service
@@ -143,11 +143,7 @@ def test_long_digest_continues_in_a_thread(
     slack: FakeSlack, write_config: ConfigWriter, articles: Path, cli, hurried: HurriedClock
 ) -> None:
     """A digest past 50 blocks posts a first message and its continuation as a thread reply."""
-    template = (articles / "000_5d341ca81f4b44a3.txt").read_text()
-    for n in range(30):  # two blocks an article: 31 articles cannot fit one message
-        (articles / f"copy{n}.md").write_text(
-            template.replace("integrated-ai-chip", f"chip-{n}").replace("smarter", f"smarter {n}")
-        )
+    copy_sony(articles, 30)  # two blocks an article: 31 articles cannot fit one message
     write_config(config_for(articles, ["#ai-news"], top=40))
     assert cli("send").code == 0
     first, *replies = slack.messages_in("ai-news")
