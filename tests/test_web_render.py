@@ -261,6 +261,22 @@ def test_headlines_are_decoded_and_skip_everything_else() -> None:
     ]
 
 
+def test_headlines_of_the_compact_layout_are_its_lines() -> None:
+    """A compact digest's section holds a line per article, each opening with its link."""
+    blocks = [
+        section(
+            "• <https://a.example/1|First &amp; best> · Outlet · <!date^1^{date_short}|1 Jan>\n"
+            "• Unlinked title · Outlet\n"
+            "• <javascript:alert(1)|Evil> · Outlet\n"
+            "• <https://b.example/2|Second> · Outlet"
+        )
+    ]
+    assert headlines(blocks) == [
+        ("https://a.example/1", "First & best"),
+        ("https://b.example/2", "Second"),
+    ]
+
+
 @pytest.mark.parametrize(
     "blocks",
     [[], None, "text", 42, [None, 1, "x", []], [{"type": "section"}], [section(None)]],

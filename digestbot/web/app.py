@@ -111,14 +111,7 @@ class Dashboard:
             if page.group(2) and request.method == "POST":
                 return self._send_now(page.group(1), session, request)
             if not page.group(2) and request.method == "GET":
-                sent = self.signer.check(request.cookies.get(SENT))
-                outcomes = (
-                    sent["outcomes"] if sent and sent.get("digest") == page.group(1) else None
-                )
-                response = self._digest(page.group(1), session, outcomes)
-                if sent:
-                    response.cookie(SENT, "", secure=request.secure, max_age=0)
-                return response
+                return self._digest_after_send(page.group(1), session, request)
         return self._page("message.html", session, 404, title="Not found", text=NOT_FOUND)
 
     def _digest(self, name: str, session: Session, outcomes: list[Any] | None = None) -> Response:
@@ -277,5 +270,4 @@ class Dashboard:
 
 CSRF_MISSING = "This form is out of date or was not sent by the dashboard (no CSRF token)."
 NOT_FOUND = "There is no such page."
-SIGN_IN_STALE = "The sign-in expired or was not started here: try again."
 TOO_MANY = "Too many failed logins from your address: wait a few minutes."

@@ -4,7 +4,6 @@ scripts, no framing, no sniffing, no referrer)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -79,10 +78,6 @@ class Response:
     @classmethod
     def html(cls, text: str, status: int = 200) -> Response:
         return cls(status, text.encode())
-
-    @classmethod
-    def json(cls, value: Any, status: int = 200) -> Response:
-        return cls(status, json.dumps(value).encode(), "application/json")
 
     @classmethod
     def redirect(cls, location: str) -> Response:

@@ -26,6 +26,7 @@ _ENTITY = re.compile(r"&(amp|lt|gt);")
 _INLINE = re.compile(r"`([^`]+)`|<([^<>]*)>")
 # A headline as compose writes it: `*<url|title>*` opening a section's text.
 _HEADLINE = re.compile(r"\*<([^<>|\n]*)\|([^<>\n]*)>\*")
+_COMPACT_LINE = re.compile(r"^• <([^<>|\n]*)\|([^<>\n]*)>", re.MULTILINE)
 # Browsers skip controls and whitespace around an address and drop tabs and newlines inside it
 # (`java\tscript:` runs): strip what surrounds, refuse an address with any left inside.
 _BLANK = "".join(map(chr, range(0x21))) + "\x7f" + "".join(map(chr, range(0x80, 0xA0)))
@@ -87,21 +88,28 @@ def render_mrkdwn(text: str) -> Markup:
 
 
 def headlines(blocks: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """The (url, title) of each article headline (`*<url|title>*` opening a section), decoded,
-    in order. Headlines without a link or with an address that is not http(s) are left out."""
-    found = (_headline(block) for block in _items(blocks))
-    return [headline for headline in found if headline]
+    """The (url, title) of each article headline, decoded, in order: `*<url|title>*` opening a
+    section (the full layout), or `• <url|title>` opening a line of one (the compact layout).
+    Headlines without a link or with an address that is not http(s) are left out."""
+    return [headline for block in _items(blocks) for headline in _headlines(block)]
 
 
-def _headline(block: object) -> tuple[str, str] | None:
+def _headlines(block: object) -> list[tuple[str, str]]:
     if not isinstance(block, Mapping) or block.get("type") != "section":
-        return None
+        return []
     text = block.get("text")
     if not isinstance(text, Mapping) or text.get("type") != "mrkdwn":
-        return None
-    match = _HEADLINE.match(_as_text(text.get("text")))
-    url = _http_url(_decode(match.group(1))) if match else None
-    return (url, _decode(match.group(2))) if match and url else None
+        return []
+    mrkdwn = _as_text(text.get("text"))
+    full = _HEADLINE.match(mrkdwn)
+    matches = [full] if full else _COMPACT_LINE.findall(mrkdwn)
+    found = []
+    for match in matches:
+        url, title = match.groups() if isinstance(match, re.Match) else match
+        safe = _http_url(_decode(url))
+        if safe:
+            found.append((safe, _decode(title)))
+    return found
 
 
 # Blocks.
