@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic import ValidationError as _ValidationError
 
-from digestbot.config.values import DEFAULT_FRONT_MATTER_LIMIT
+from digestbot.config.values import DEFAULT_FRONT_MATTER_LIMIT, yaml_problem
 from digestbot.errors import ArticleError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -252,12 +252,10 @@ def _load_yaml(front: bytes, name: str) -> Any:
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        # A character YAML refuses (a control character) is a ReaderError: a reason, no mark.
-        problem = getattr(error, "problem", None) or getattr(error, "reason", None)
-        problem = problem or "syntax error"
-        raise ArticleError(name, f"invalid YAML in the front matter{where}: {problem}") from None
+        line, problem = yaml_problem(error)
+        where = f" at line {line}" if line else ""
+        reason = f"invalid YAML in the front matter{where}: {problem or 'syntax error'}"
+        raise ArticleError(name, reason) from None
     if not isinstance(data, dict):
         raise ArticleError(name, "the front matter is not a mapping of fields")
     return data
@@ -302,7 +300,7 @@ def _article(entry: Entry, fields: ArticleFile) -> Article:
         url=entry.url or "",
         excerpt=clean_text(fields.excerpt),
         image=_first_image(fields.images),
-        provider=clean_text(provider.name) or None,
+        provider=entry.provider,
         provider_logo=_first_image(provider.images),
         published_at=entry.published_at,
         related=tuple(_related(fields.related or ())),

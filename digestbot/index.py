@@ -195,9 +195,8 @@ class ArticleIndex:
             row: tuple[object, ...] = (path, *stamp, error.reason) + (None,) * 10
         else:
             row = (path, *stamp, None, *_entry_row(entry)[1:], None)
-        self._db.execute(
-            "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row
-        )
+        marks = ", ".join("?" * len(row))
+        self._db.execute(f"INSERT OR REPLACE INTO articles VALUES ({marks})", row)
 
     def _entries(self) -> list[Entry]:
         # Only published, unremoved articles can ever be picked; in real feeds that is a

@@ -23,6 +23,7 @@ from digestbot.config.models import (
     SourceConfig,
 )
 from digestbot.config.settings import DEFAULT_CONFIG
+from digestbot.config.values import yaml_problem
 from digestbot.errors import ConfigError
 
 
@@ -74,12 +75,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = _MappingSource(Config, yaml_file=path)()
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        # A character YAML refuses (a control character) is a ReaderError: a reason, no mark.
-        problem = getattr(error, "problem", None) or getattr(error, "reason", None)
-        problem = problem or "invalid YAML"
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+        line, problem = yaml_problem(error)
+        where = f" (line {line})" if line else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem or 'invalid YAML'}") from None
     except (ValueError, UnicodeDecodeError, OSError) as error:
         raise ConfigError(f"{path}: cannot be read as a config mapping: {error}") from None
     return data

@@ -123,3 +123,11 @@ def url_secrets(url: str) -> list[str]:
 def _redacted(match: re.Match[str]) -> str:
     user, colon, _ = match.group(2).partition(":")
     return f"{match.group(1)}{user}:{REDACTED}@" if colon else f"{match.group(1)}{REDACTED}@"
+
+
+def yaml_problem(error: Exception) -> tuple[int | None, str | None]:
+    """The line (1-based, when YAML knows it) and the reason of a YAML error, in words."""
+    mark = getattr(error, "problem_mark", None)
+    # A character YAML refuses (a control character) is a ReaderError: a reason, no mark.
+    problem = getattr(error, "problem", None) or getattr(error, "reason", None)
+    return (mark.line + 1 if mark else None), problem

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -175,10 +173,7 @@ class _State:
         for seen in data["entries"].values():
             seen["first_seen"] = seen["first_seen"].isoformat()
             seen["last_seen"] = seen["last_seen"].isoformat()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-        temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-        os.replace(temporary, path)
+        replace_file(path, json.dumps(data, ensure_ascii=False).encode())
 
 
 @dataclass

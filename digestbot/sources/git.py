@@ -28,7 +28,6 @@ from __future__ import annotations
 import filecmp
 import json
 import logging
-import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from digestbot.errors import SourceError
 from digestbot.index import SUFFIXES, Progress
 from digestbot.sources.base import Change, Copy
 from digestbot.sources.gitrun import Git, GitFailure
-from digestbot.sources.snapshots import KEEP, Snapshots
+from digestbot.sources.snapshots import KEEP, Snapshots, replace_file
 
 log = logging.getLogger(__name__)
 
@@ -262,10 +261,7 @@ class GitSource:
 
     def _remember(self, commit: str) -> None:
         kept = [commit, *(c for c in self._revisions() if c != commit)][: KEEP + 1]
-        path = self.home / REVISIONS
-        temporary = path.with_name(f".{REVISIONS}-{os.getpid()}")
-        temporary.write_text("\n".join(kept) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
+        replace_file(self.home / REVISIONS, ("\n".join(kept) + "\n").encode())
 
     def _revisions(self) -> list[str]:
         try:

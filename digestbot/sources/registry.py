@@ -31,6 +31,7 @@ from digestbot.logs import redact
 from digestbot.sources.base import Change, Copy, Source
 from digestbot.sources.folder import FolderSource
 from digestbot.sources.parsing import side_by_side
+from digestbot.sources.snapshots import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -248,11 +249,7 @@ class Sources:
         return Refreshed(name, None, reason, state)
 
     def _save(self, name: str, state: SourceState) -> None:
-        home = self.home(name)
-        home.mkdir(parents=True, exist_ok=True)
-        temporary = home / f".state-{os.getpid()}-{threading.get_ident()}.json"
-        temporary.write_text(json.dumps(asdict(state)), encoding="utf-8")
-        os.replace(temporary, home / "state.json")
+        replace_file(self.home(name) / "state.json", json.dumps(asdict(state)).encode())
 
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:

@@ -86,7 +86,8 @@ def _link_tree(source: Path, target: Path) -> None:
 
 
 def replace_file(path: Path, data: bytes) -> None:
-    """Write a file of a snapshot being built: a new inode, so linked snapshots keep theirs."""
+    """Write a file whole or not at all, as a new inode: a reader sees the old file or the new
+    one, and snapshots linked to the old one keep it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     temporary.write_bytes(data)
