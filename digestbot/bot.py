@@ -241,7 +241,7 @@ def _slack_sign_in(service: DigestService) -> SlackSignIn | None:
 def _teams(service: DigestService) -> set[str]:
     """The workspaces whose members may sign in: the bot token's, or every one installed."""
     if service.workspaces is not None:
-        return {found.team for found in service.workspaces.installed()}
+        return set(service.workspaces.installations.teams())
     workspace = service.sender.workspace if service.sender else None
     return {workspace.team_id} if workspace and workspace.team_id else set()
 

@@ -90,15 +90,22 @@ class Installations:
 
     def bots(self) -> list[Bot]:
         """The newest bot of each workspace the app is installed in."""
+        found = (self.store.find_bot(enterprise_id=e, team_id=t) for t, e in self._installs())
+        return [bot for bot in found if bot is not None]
+
+    def teams(self) -> list[str]:
+        """The workspaces (or Grid orgs) the app is installed in, without reading their bots."""
+        return sorted({team or enterprise or "" for team, enterprise in self._installs()})
+
+    def _installs(self) -> list[tuple[str | None, str | None]]:
         columns = self.store.bots.c
         with self.ledger.reads.connect() as db:
-            teams = db.execute(
+            rows = db.execute(
                 select(columns.team_id, columns.enterprise_id)
                 .where(columns.client_id == self.store.client_id)
                 .distinct()
             ).all()
-        found = (self.store.find_bot(enterprise_id=e, team_id=t) for t, e in teams)
-        return [bot for bot in found if bot is not None]
+        return [(team, enterprise) for team, enterprise in rows]
 
     def find(self, team: str) -> Bot | None:
         if team.startswith("E"):  # an org-wide install is known by its enterprise
@@ -154,7 +161,7 @@ class Installations:
         bot = self.find(team)
         if bot is None:
             raise DeliveryError(f"the app is not installed in workspace {team}: install it")
-        standing = self._standings().get(team)
+        standing = self._standing(team)
         if standing is not None and standing.holds_for(bot):
             raise DeliveryError(f"workspace {team} needs the app reinstalled ({standing.refused})")
         return bot
@@ -205,12 +212,18 @@ class Installations:
     def _ensure_state(self, db: Connection, team: str) -> None:
         db.execute(insert_ignore(self.ledger.engine, workspace_states).values(team_id=team))
 
-    def _standings(self) -> dict[str, Standing]:
+    def _standings(self, team: str | None = None) -> dict[str, Standing]:
+        """Each workspace's standing (or only `team`'s)."""
         columns = workspace_states.c
         query = select(columns.team_id, columns.needs_reinstall, columns.updated_at)
+        if team is not None:
+            query = query.where(columns.team_id == team)
         with self.ledger.reads.connect() as db:
             rows = db.execute(query).all()
-        return {team: Standing(reason, at or 0.0) for team, reason, at in rows}
+        return {found: Standing(reason, at or 0.0) for found, reason, at in rows}
+
+    def _standing(self, team: str) -> Standing | None:
+        return self._standings(team).get(team)
 
 
 def _expiring(bot: Bot) -> bool:

@@ -50,7 +50,7 @@ class Workspaces:
         """The workspace a digest posts to: its `workspace`, else the only one installed."""
         if digest.workspace:
             return digest.workspace
-        teams = sorted(team_of(bot) for bot in self.installations.bots())
+        teams = self.installations.teams()
         if len(teams) == 1:
             return teams[0]
         if not teams:
