@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltContext
 from slack_bolt.authorization import AuthorizeResult
@@ -21,6 +20,7 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from digestbot.config import Settings
+from digestbot.config.settings import stand_in_origin
 from digestbot.errors import DeliveryError
 from digestbot.workspaces import Workspaces
 
@@ -67,10 +67,8 @@ def oauth_settings(settings: Settings, workspaces: Workspaces) -> OAuthSettings:
 
 def authorize_url(api_url: str) -> str:
     """Slack's authorize page, or the one beside SLACK_API_URL when that points elsewhere."""
-    parts = urlsplit(api_url)
-    if parts.hostname in (None, "slack.com"):
-        return SLACK_AUTHORIZE
-    return f"{parts.scheme}://{parts.netloc}/oauth/v2/authorize"
+    origin = stand_in_origin(api_url)
+    return f"{origin}/oauth/v2/authorize" if origin else SLACK_AUTHORIZE
 
 
 class WorkspaceAuthorize(Authorize):

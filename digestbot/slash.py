@@ -33,6 +33,7 @@ from slack_sdk.errors import SlackApiError
 from digestbot import status
 from digestbot.compose import escape, shorten
 from digestbot.config import Config, DigestConfig, Settings
+from digestbot.config.settings import stand_in_origin
 from digestbot.errors import ConfigError, DigestbotError
 from digestbot.runs import Outcome, Run, Status
 from digestbot.service import DigestService
@@ -135,13 +136,12 @@ def replies_go_to_slack(response_url: str, api_url: str) -> bool:
     """Whether a command's answers would go to Slack (hooks.slack.com over https, or the
     host of SLACK_API_URL when it points elsewhere, as in tests), not to a stranger."""
     try:
-        target, api = urlsplit(response_url), urlsplit(api_url)
+        target = urlsplit(response_url)
+        stand_in = stand_in_origin(api_url)
     except ValueError:
         return False
-    allowed = {("https", SLACK_HOOKS)}
-    if api.hostname not in (None, "slack.com"):
-        allowed.add((api.scheme, api.netloc))
-    return (target.scheme, target.netloc) in allowed
+    origin = f"{target.scheme}://{target.netloc}"
+    return origin == f"https://{SLACK_HOOKS}" or origin == stand_in
 
 
 def answers(service: DigestService, command: dict[str, Any]) -> list[Answer]:

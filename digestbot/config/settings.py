@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -119,6 +120,15 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return (self.cache_home or Path.home() / ".cache") / "digestbot"
+
+
+def stand_in_origin(api_url: str) -> str | None:
+    """`scheme://host` of what SLACK_API_URL points at when it is not Slack (a stand-in, as in
+    tests), whose pages then take the place of Slack's; None for Slack itself."""
+    parts = urlsplit(api_url)
+    if parts.hostname in (None, "slack.com"):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def load_settings() -> Settings:

@@ -14,12 +14,12 @@ import secrets
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth import OpenIDConnectAuthorizeUrlGenerator
 
+from digestbot.config.settings import stand_in_origin
 from digestbot.web.session import same
 
 SCOPES = ["openid", "email", "profile"]
@@ -120,7 +120,5 @@ class SlackSignIn:
 
 def _authorize_url(api_url: str) -> str:
     """Slack's authorize page, or the one beside SLACK_API_URL when that points elsewhere."""
-    parts = urlsplit(api_url)
-    if parts.hostname in (None, "slack.com"):
-        return SLACK_AUTHORIZE
-    return f"{parts.scheme}://{parts.netloc}/openid/connect/authorize"
+    origin = stand_in_origin(api_url)
+    return f"{origin}/openid/connect/authorize" if origin else SLACK_AUTHORIZE
