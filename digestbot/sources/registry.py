@@ -207,11 +207,13 @@ class Sources:
             return self._failed(name, state, now, error.reason)
         except OSError as error:  # the disk under the cache folder, not the source
             return self._failed(name, state, now, f"cannot keep its copy ({error})")
-        copy = source.current()
+        if change.not_modified and state.articles is not None:
+            articles: int | None = state.articles  # the same copy: counted when it was made
+        else:
+            copy = source.current()
+            articles = _count(copy.folder) if copy else None
         state = SourceState(
-            revision=change.revision or state.revision,
-            refreshed_at=now,
-            articles=_count(copy.folder) if copy else None,
+            revision=change.revision or state.revision, refreshed_at=now, articles=articles
         )
         self._save(name, state)
         log.info(
