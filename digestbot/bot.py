@@ -146,12 +146,12 @@ class Bot:
 
     def start(self) -> None:
         """Schedule every digest, deliver runs missed while down, open the transports."""
-        from digestbot import slash
-
         self.scheduler.start()
         settings = self.service.settings
         app = slack_app(self.service) if settings.slack_app_token or settings.port else None
         if settings.slack_app_token and app is not None:
+            from digestbot import slash
+
             self._transports.append(slash.SocketMode(app, settings))
             if self.service.workspaces is None:
                 app = None  # Socket Mode instead of the HTTP endpoint (but for installs)
@@ -282,10 +282,9 @@ class LocalDashboard:
 
 def build(settings: Settings, printer: Printer, *, clock: Clock = SYSTEM) -> Bot:
     """The bot `digestbot run` starts: without a token, a dry run that prints each digest."""
-    from digestbot import slash
     from digestbot.scheduler import Scheduler
 
-    slash.check_settings(settings)
+    settings.check_transports()
     if settings.many_workspaces() and settings.port is None:
         log.warning("PORT is not set: no Add to Slack page here; runs post to installed workspaces")
     config = load_config(settings.config_path)

@@ -50,22 +50,6 @@ ECHO_MAX = 80  # characters of what someone typed that an answer quotes back
 Answer = dict[str, Any]
 
 
-def check_settings(settings: Settings) -> None:
-    """Refuse to start with a transport whose secrets are missing, naming the variable."""
-    many = settings.many_workspaces()  # names what OAuth lacks, if it is half set
-    wanted = settings.port is not None or settings.slack_app_token is not None
-    if wanted and settings.slack_bot_token is None and not many:
-        raise ConfigError("SLACK_BOT_TOKEN is not set: the /digest command needs the bot token")
-    if settings.slack_app_token is not None:
-        if not settings.slack_app_token.get_secret_value().startswith("xapp-"):
-            raise ConfigError("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
-    elif settings.port is not None and settings.slack_signing_secret is None:
-        raise ConfigError(
-            "SLACK_SIGNING_SECRET is not set: /digest over HTTP (PORT is set) needs the app's "
-            "signing secret to verify requests"
-        )
-
-
 def create_app(
     service: DigestService,
     *,

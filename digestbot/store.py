@@ -13,11 +13,10 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     Column,
     Connection,
@@ -58,7 +57,7 @@ MIGRATIONS = {
     # The history of one digest, newest first, without sorting all of it.
     4: ["CREATE INDEX IF NOT EXISTS deliveries_by_digest_time ON deliveries (digest, claimed_at)"],
     # Many workspaces: their installations (slack-sdk's tables), states, and the ledger's meta.
-    5: [lambda db: metadata.create_all(db, tables=WORKSPACE_TABLES)],
+    5: [lambda db: metadata.create_all(db, tables=[meta, workspace_states])],
 }
 _READ_ONLY = "digestbot_read_only"
 _SCHEMA_LOCK = 0x64696765  # any constant: the advisory lock that serialises table creation
@@ -122,18 +121,23 @@ workspace_states = Table(
     Column("rotating_by", String(300)),
     Column("rotating_until", Float),
 )
-# slack-sdk's own installation and OAuth state tables, in this database, created and migrated
-# with the ledger's.
-installations = SQLAlchemyInstallationStore.build_installations_table(
-    metadata, SQLAlchemyInstallationStore.default_installations_table_name
-)
-bots = SQLAlchemyInstallationStore.build_bots_table(
-    metadata, SQLAlchemyInstallationStore.default_bots_table_name
-)
-oauth_states = SQLAlchemyOAuthStateStore.build_oauth_states_table(
-    metadata, SQLAlchemyOAuthStateStore.default_table_name
-)
-WORKSPACE_TABLES = [meta, workspace_states, installations, bots, oauth_states]
+# slack-sdk's own installation and OAuth state tables, in this database, under their default
+# names, created with the ledger's (a test checks the names against slack-sdk's).
+SLACK_TABLES = ("slack_installations", "slack_bots", "slack_oauth_states")
+
+
+@cache
+def slack_metadata() -> MetaData:
+    """slack-sdk's tables. Built on first use: their modules import SQLAlchemy's ORM and asyncio,
+    a tenth of a second at every start of a store that already has them."""
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    installs, states, tables = SQLAlchemyInstallationStore, SQLAlchemyOAuthStateStore, MetaData()
+    installs.build_installations_table(tables, installs.default_installations_table_name)
+    installs.build_bots_table(tables, installs.default_bots_table_name)
+    states.build_oauth_states_table(tables, states.default_table_name)
+    return tables
 
 
 def open_engine(url: str) -> Engine:
@@ -272,6 +276,8 @@ def _create_tables(engine: Engine) -> None:
         if db.dialect.name == "postgresql":
             db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         metadata.create_all(db)
+        if not set(SLACK_TABLES) <= set(inspect(db).get_table_names()):
+            slack_metadata().create_all(db)
 
 
 def _check_version(engine: Engine) -> None:

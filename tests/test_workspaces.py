@@ -42,7 +42,15 @@ from digestbot.history import Filter, History
 from digestbot.install import BOT_SCOPES
 from digestbot.ledger import Ledger
 from digestbot.runs import Status
-from digestbot.store import channel_ids, deliveries, meta, schema_version, sent_articles
+from digestbot.store import (
+    SLACK_TABLES,
+    channel_ids,
+    deliveries,
+    meta,
+    schema_version,
+    sent_articles,
+    slack_metadata,
+)
 from digestbot.workspaces import Workspaces
 
 ACME, GLOBEX = "T0002", "T0003"
@@ -464,6 +472,11 @@ def test_two_workspaces_general_channels_are_two_channels(database_url: str) -> 
         ledger.close()
 
 
+def test_slack_sdk_tables_are_named_as_the_store_expects() -> None:
+    """The store knows slack-sdk's tables by name without importing slack-sdk's stores."""
+    assert sorted(slack_metadata().tables) == sorted(SLACK_TABLES)
+
+
 def test_a_single_workspace_ledger_from_before_workspaces_migrates_in_place(
     write_config: ConfigWriter, articles: Path, cli: Callable[..., Any], slack: FakeSlack
 ) -> None:
@@ -496,8 +509,10 @@ def test_a_single_workspace_ledger_from_before_workspaces_migrates_in_place(
         keys = set(db.execute(sqlalchemy.select(deliveries.c.channel)).scalars())
         team = db.execute(sqlalchemy.select(meta.c.value)).scalar()
         version = db.execute(sqlalchemy.select(schema_version.c.version)).scalar()
+        tables = set(sqlalchemy.inspect(db).get_table_names())
     engine.dispose()
     assert team == "T0001" and version == 5
+    assert {"digestbot_meta", "workspace_states", *SLACK_TABLES} <= tables
     assert keys == {f"T0001:{slack.channel_id('ai-news')}"}
 
 

@@ -89,6 +89,24 @@ class Settings(BaseSettings):
             )
         return True
 
+    def check_transports(self) -> None:
+        """Refuse to start /digest over a transport whose secrets are missing, naming the
+        variable."""
+        many = self.many_workspaces()  # names what OAuth lacks, if it is half set
+        wanted = self.port is not None or self.slack_app_token is not None
+        if wanted and self.slack_bot_token is None and not many:
+            raise ConfigError("SLACK_BOT_TOKEN is not set: the /digest command needs the bot token")
+        if self.slack_app_token is not None:
+            if not self.slack_app_token.get_secret_value().startswith("xapp-"):
+                raise ConfigError(
+                    "SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)"
+                )
+        elif self.port is not None and self.slack_signing_secret is None:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: /digest over HTTP (PORT is set) needs the app's "
+                "signing secret to verify requests"
+            )
+
     def secrets(self) -> list[str]:
         """Every secret value, so that logs can blank them out: the tokens, the signing
         secret, and the database URL's password (with its pieces, should a parser split it
