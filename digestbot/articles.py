@@ -19,10 +19,9 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic import ValidationError as _ValidationError
 
-from digestbot.config.values import DEFAULT_FRONT_MATTER_LIMIT, yaml_problem
+from digestbot.config.values import DEFAULT_FRONT_MATTER_LIMIT, YAML_LOADER, yaml_problem
 from digestbot.errors import ArticleError
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOM = b"\xef\xbb\xbf"
 _FENCES = 16  # room past the limit for a BOM and the closing line
 _CLOSING = re.compile(rb"\n(?:---|\.\.\.)[ \t]*(?:\n|$)")
@@ -250,7 +249,7 @@ def _load_yaml(front: bytes, name: str) -> Any:
         line = front[: error.start].count(b"\n") + 1
         raise ArticleError(name, f"not UTF-8 text (line {line} cannot be decoded)") from None
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=YAML_LOADER)
     except yaml.YAMLError as error:
         line, problem = yaml_problem(error)
         where = f" at line {line}" if line else ""

@@ -41,6 +41,12 @@ POSTGRES_URL = os.environ.get("DIGESTBOT_TEST_DATABASE_URL")
 FAKETIME_LIB = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow modules first. xdist hands out whole modules in this order (`--dist loadscope
+    --no-loadscope-reorder`): a slow module started last would leave the run waiting on it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 10) -> bool:
     """Poll `condition` until it holds (True) or `timeout` seconds pass (False)."""
     deadline = time.monotonic() + timeout

@@ -321,8 +321,11 @@ def test_an_empty_topic_or_channel_name_is_an_error(
             "articles: .\ndigests: {a: {topics: [AI], channels: [x], nam: 1, zzz: 2}}\n",
             "digests.a.nam: unknown key; digests.a.zzz: unknown key",
         ),
-        ("digests:\n  a: b: c\n", "not valid YAML (line 2): mapping values are not allowed here"),
-        ("articles: .\nx: \x07\n", "not valid YAML: special characters are not allowed"),
+        (
+            "digests:\n  a: b: c\n",
+            "not valid YAML (line 2): mapping values are not allowed in this context",
+        ),
+        ("articles: .\nx: \x07\n", "not valid YAML: control characters are not allowed"),  # libyaml
     ],
 )
 def test_every_problem_is_listed_once_in_order(

@@ -20,9 +20,12 @@ from conftest import FAKETIME_LIB, BotProcess, ConfigWriter, process_env
 from cron_oracle import changes, oracle
 from fakeslack import FakeSlack
 
-pytestmark = pytest.mark.skipif(
-    FAKETIME_LIB is None, reason="libfaketime is not installed (Debian package faketime)"
-)
+pytestmark = [
+    pytest.mark.slow,  # bot processes
+    pytest.mark.skipif(
+        FAKETIME_LIB is None, reason="libfaketime is not installed (Debian package faketime)"
+    ),
+]
 
 ZONES = ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham")
 CHANGES = ("gap", "repeat")  # the clock jumps forward, or back

@@ -21,6 +21,8 @@ from digestbot.errors import LedgerError
 from digestbot.ledger import ClaimPlan, ClaimResult, ClaimStatus, Ledger
 from digestbot.store import SCHEMA_VERSION, deliveries, schema_version
 
+pytestmark = pytest.mark.slow  # processes claiming at once
+
 PLAN = ClaimPlan(
     channel="#ai-news",
     messages=[{"text": "one"}, {"text": "two"}],

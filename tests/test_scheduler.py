@@ -22,6 +22,8 @@ from fakeslack import FakeSlack
 from digestbot import bot
 from digestbot.config import load_settings
 
+pytestmark = pytest.mark.slow  # bot processes
+
 # A Monday, three and a half minutes after the 09:00 run of `digest_config`'s daily schedule.
 MONDAY = datetime(2026, 3, 2, 9, 3, 30, tzinfo=UTC)
 # How long before a firing a real process's clock starts: time enough to start up, even with

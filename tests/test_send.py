@@ -17,6 +17,8 @@ from digestbot.bot import open_service
 from digestbot.config import load_config, load_settings
 from digestbot.runs import Run
 
+pytestmark = pytest.mark.slow  # bot processes
+
 SONY_URL = "https://www.theverge.com/2020/5/14/21258403/sony-image-sensor-integrated-ai-chip-imx500-specs-price"
 SONY_IMAGE_PREFIX = "https://cdn.vox-cdn.com/thumbor/"
 

@@ -17,6 +17,8 @@ from slackrequests import SECRET, command, post, signed
 from digestbot.bot import Bot, build
 from digestbot.config import load_settings
 
+pytestmark = pytest.mark.slow  # bot processes
+
 
 @pytest.fixture
 def bot(slack: FakeSlack, write_config: ConfigWriter, articles: Path, monkeypatch):

@@ -27,6 +27,8 @@ from digestbot.sources import gitrun
 from digestbot.sources.base import Copy
 from digestbot.sources.git import GitSource
 
+pytestmark = pytest.mark.slow  # git
+
 BUNDLE = Path(__file__).resolve().parent.parent.parent / "shared" / "feeds" / "diablo4-news.bundle"
 ARTICLES = (".md", ".txt")
 

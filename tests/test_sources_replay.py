@@ -16,6 +16,8 @@ from fakeslack import FakeSlack
 from feedserver import FeedServer, atom, rss
 from gitrepos import bare_copy_of, git
 
+pytestmark = pytest.mark.slow  # git and bot processes
+
 BUNDLE = ROOT.parent / "shared" / "feeds" / "diablo4-news.bundle"
 HEADLINE = re.compile(r"\*<([^|>]+)\|([^>]*)>\*")
 

@@ -29,6 +29,8 @@ from digestbot.bot import Bot, build
 from digestbot.config import load_settings
 from digestbot.ledger import ClaimPlan, ClaimStatus
 
+pytestmark = pytest.mark.slow  # Chromium
+
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
 )

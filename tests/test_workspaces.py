@@ -53,6 +53,8 @@ from digestbot.store import (
 )
 from digestbot.workspaces import Workspaces
 
+pytestmark = pytest.mark.slow  # bot processes and Chromium
+
 ACME, GLOBEX = "T0002", "T0003"
 PEOPLE = {ACME: ("U0002ANA", "Ana Acme"), GLOBEX: ("U0003GUS", "Gus Globex")}
 NAMES = {ACME: "Acme", GLOBEX: "Globex"}

@@ -23,7 +23,7 @@ from digestbot.config.models import (
     SourceConfig,
 )
 from digestbot.config.settings import DEFAULT_CONFIG
-from digestbot.config.values import yaml_problem
+from digestbot.config.values import YAML_LOADER, yaml_problem
 from digestbot.errors import ConfigError
 
 
@@ -64,8 +64,9 @@ class _MappingSource(YamlConfigSettingsSource):
     """The config file as pydantic-settings reads it, refused unless it holds a mapping: a
     list or a number would otherwise crash, or a list of pairs pass as keys."""
 
-    def _read_file(self, file_path: Any) -> dict[str, Any]:
-        data = super()._read_file(file_path)
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        with file_path.open(encoding="utf-8") as stream:
+            data = yaml.load(stream, Loader=YAML_LOADER) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{file_path}: the config must be a mapping of keys")
         return data
