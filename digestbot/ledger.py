@@ -221,10 +221,14 @@ class Ledger:
     @guarded
     def remember_channels(self, ids: dict[str, str]) -> None:
         """Keep name -> ID, shared with every process using this ledger."""
-        rows = [
-            {"name": scoped(self.team, channel_name(name)), "channel_id": cid}
-            for name, cid in ids.items()
-        ]
+        # In name order: replicas upserting the same rows in different orders would deadlock.
+        rows = sorted(
+            (
+                {"name": scoped(self.team, channel_name(name)), "channel_id": cid}
+                for name, cid in ids.items()
+            ),
+            key=lambda row: row["name"],
+        )
         if rows:
             with self.engine.begin() as db:
                 db.execute(upsert(self.engine, channel_ids, "name", "channel_id"), rows)

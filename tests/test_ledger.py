@@ -241,6 +241,36 @@ def test_a_channel_is_one_channel_by_name_or_id(ledger: Ledger) -> None:
     assert ledger.key("#unknown") == "unknown"
 
 
+def test_replicas_learning_the_same_channels_at_once_never_deadlock(database_url: str) -> None:
+    """Two replicas remembering the same channel IDs, learned in opposite orders, at once."""
+    ids = {f"#c{n:03}": f"C{n:08}" for n in range(60)}
+    orders = [ids, dict(reversed(ids.items()))]
+    ledgers = [Ledger(database_url), Ledger(database_url)]
+    failures: list[Exception] = []
+
+    def remember(ledger: Ledger, learned: dict[str, str], start: threading.Barrier) -> None:
+        for _ in range(15):
+            start.wait()
+            try:
+                ledger.remember_channels(learned)
+            except LedgerError as error:
+                failures.append(error)
+
+    start = threading.Barrier(2)
+    threads = [
+        threading.Thread(target=remember, args=(ledger, learned, start))
+        for ledger, learned in zip(ledgers, orders, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert ledgers[1].key("#c007") == "C00000007"
+    for ledger in ledgers:
+        ledger.close()
+
+
 def test_reading_never_creates_a_store(database_url: str) -> None:
     """Ledger.existing (preview, status) writes nothing and finds a ledger only once made."""
     assert Ledger.existing(database_url) is None
