@@ -15,8 +15,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from digestbot.articles import Entry
+if TYPE_CHECKING:  # the ledger uses this module: it need not import pydantic and YAML
+    from digestbot.articles import Entry
 
 
 @dataclass(frozen=True)
