@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # SQLAlchemy and slack-sdk are slow to import; a preview may 
     from digestbot.runs import Outcome, Run, Sender
     from digestbot.workspaces import Workspaces
 
+CANNOT_POST = "SLACK_BOT_TOKEN is not set: digestbot cannot post"
+
 
 @dataclass(frozen=True)
 class Preview:
@@ -102,7 +104,7 @@ class DigestService:
         if self.workspaces is not None:
             return self.workspaces.sender(team or self.workspaces.team_for(digest))
         if self.sender is None:
-            raise DigestbotError("SLACK_BOT_TOKEN is not set: digestbot cannot post")
+            raise DigestbotError(CANNOT_POST)
         return self.sender
 
     def ledger_for(self, digest: DigestConfig, team: str | None = None) -> Ledger | None:
@@ -215,7 +217,7 @@ class DigestService:
         """Post the runs (to `team`'s workspace, else each digest's); with `recover`, first
         finish what earlier runs of their digests left open."""
         if not self.can_post:
-            raise DigestbotError("SLACK_BOT_TOKEN is not set: digestbot cannot post")
+            raise DigestbotError(CANNOT_POST)
         outcomes: list[Outcome] = []
         with self.library([run.digest for run in runs], refresh=refresh) as library:
             for run in runs:
@@ -234,7 +236,7 @@ class DigestService:
         if self.workspaces is not None:
             return [o for sender in self.workspaces.senders() for o in sender.recover(names)]
         if self.sender is None:
-            raise DigestbotError("SLACK_BOT_TOKEN is not set: digestbot cannot post")
+            raise DigestbotError(CANNOT_POST)
         return self.sender.recover(names)
 
     def delivered(self, run: Run) -> bool:
