@@ -196,7 +196,10 @@ class _Plan:
         for name in self.unwanted:
             (staging / name).unlink(missing_ok=True)
         for done, (name, data) in enumerate(self.writes.items(), 1):
-            replace_file(staging / name, data)
+            # Staging is no reader's yet: no temporary file and rename, but a new inode, as
+            # the file may be linked from the current copy, which must keep it unchanged.
+            (staging / name).unlink(missing_ok=True)
+            (staging / name).write_bytes(data)
             if progress:
                 progress(done, len(self.writes))
 
