@@ -90,11 +90,21 @@ class FrontDoor:
             connection_limit=connection_limit(),
             expose_tracebacks=False,
         )
-        self.thread = threading.Thread(target=self.server.run, name="front-door", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="front-door", daemon=True)
+        self._closed_under_loop = threading.Event()
 
     @property
     def port(self) -> int:
         return int(self.server.effective_port)
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            # A stop that could not wake the loop closed its sockets under it: the loop's
+            # select() then fails on them, which ends it as asked.
+            if not self._closed_under_loop.is_set():
+                raise
 
     def start(self) -> None:
         self.thread.start()
@@ -112,6 +122,7 @@ class FrontDoor:
             self.server.trigger.pull_trigger(lambda: close_all(self.server._map))
         except OSError as error:  # its wake-up pipe is gone: the loop cannot be asked
             log.warning("http stop: the server loop cannot be woken (%s); closing here", error)
+            self._closed_under_loop.set()
             close_all(self.server._map)
         self.thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()
