@@ -6,10 +6,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, ConfigWriter
 
 from digestbot.config import load_config, load_settings, parse_duration
-from digestbot.config.values import parse_size, redact_url, repository_folder, url_secrets
+from digestbot.config.values import (
+    parse_size,
+    redact_url,
+    repository_folder,
+    url_secrets,
+    yaml_problem,
+)
 from digestbot.errors import ConfigError
 
 
@@ -472,3 +479,11 @@ def test_a_typo_under_dashboard_suggests_the_key(write_config: ConfigWriter) -> 
     """`dashboard.allowed_user` is refused with the key it probably meant."""
     message = error_for(write_config, {**digest(), "dashboard": {"allowed_user": ["U1"]}})
     assert "dashboard.allowed_user: unknown key (did you mean 'allowed_users'?)" in message
+
+
+def test_a_yaml_error_without_a_mark_or_a_reason_is_still_described() -> None:
+    """libyaml's errors carry a line and a problem; a bare YAMLError carries neither."""
+    assert yaml_problem(yaml.YAMLError("no detail")) == (None, None)
+    with pytest.raises(yaml.YAMLError) as caught:
+        yaml.load("a: b: c", Loader=yaml.CSafeLoader)
+    assert yaml_problem(caught.value) == (1, "mapping values are not allowed in this context")
