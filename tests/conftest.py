@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
@@ -58,9 +59,22 @@ def wait_for(condition: Callable[[], object], timeout: float = 10) -> bool:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port nothing listens on, below the range the kernel hands out to outgoing connections:
+    a port from that range could be taken by one (this run makes thousands) before the server
+    the test starts binds it."""
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, ephemeral - 12000), ephemeral)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port below {ephemeral}")
 
 
 def digest_config(articles: Path, name: str = "ai", **digest: object) -> dict:
