@@ -31,7 +31,7 @@ from digestbot.sources.base import Change, Copy
 from digestbot.sources.entries import FeedEntry
 from digestbot.sources.fetch import Answer, FetchFailure, fetch_within, request_for
 from digestbot.sources.parsing import parse
-from digestbot.sources.snapshots import Snapshots, replace_file
+from digestbot.sources.snapshots import Snapshots, replace_file, write_staged
 
 log = logging.getLogger(__name__)
 
@@ -196,10 +196,7 @@ class _Plan:
         for name in self.unwanted:
             (staging / name).unlink(missing_ok=True)
         for done, (name, data) in enumerate(self.writes.items(), 1):
-            # Staging is no reader's yet: no temporary file and rename, but a new inode, as
-            # the file may be linked from the current copy, which must keep it unchanged.
-            (staging / name).unlink(missing_ok=True)
-            (staging / name).write_bytes(data)
+            write_staged(staging / name, data)
             if progress:
                 progress(done, len(self.writes))
 

@@ -2,8 +2,9 @@
 
 A source's home holds `snapshots/<label>-<id>/` folders and a `current` symlink to the newest.
 A new snapshot starts as hard links of the current one (no data is copied), is changed only by
-replacing or removing whole files (`replace_file`, never writing into a linked file), and is
-then made current by renaming a symlink over `current`, which no reader can see half-done.
+replacing or removing whole files (`write_staged`, `replace_file`: never writing into a linked
+file), and is then made current by renaming a symlink over `current`, which no reader can see
+half-done.
 Files that did not change keep their inode, so their size and mtime: the article index reads
 only what changed. A run resolves `current` once (`current()`) and keeps that folder.
 """
@@ -83,6 +84,13 @@ class Snapshots:
 
 def _link_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, copy_function=os.link, symlinks=True)
+
+
+def write_staged(path: Path, data: bytes) -> None:
+    """Write a file of a snapshot still being staged (no reader sees it yet): no temporary file
+    and rename, but a new inode, as the file may be linked from the current snapshot."""
+    path.unlink(missing_ok=True)
+    path.write_bytes(data)
 
 
 def replace_file(path: Path, data: bytes) -> None:

@@ -102,10 +102,9 @@ def _headlines(block: object) -> list[tuple[str, str]]:
         return []
     mrkdwn = _as_text(text.get("text"))
     full = _HEADLINE.match(mrkdwn)
-    matches = [full] if full else _COMPACT_LINE.findall(mrkdwn)
+    pairs = [full.groups()] if full else _COMPACT_LINE.findall(mrkdwn)
     found = []
-    for match in matches:
-        url, title = match.groups() if isinstance(match, re.Match) else match
+    for url, title in pairs:
         safe = _http_url(_decode(url))
         if safe:
             found.append((safe, _decode(title)))
