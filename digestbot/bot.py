@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from digestbot.frontdoor import Health
     from digestbot.ledger import Ledger
-    from digestbot.runs import Sender
     from digestbot.scheduler import Printer, Scheduler
+    from digestbot.sender import Sender
     from digestbot.web.app import Dashboard
     from digestbot.web.auth import SlackSignIn, TokenLogin
     from digestbot.workspaces import Workspaces
@@ -99,7 +99,7 @@ def _existing_ledger(settings: Settings, clock: Clock) -> Ledger | None:
 def _connect(token: str, service: DigestService, stop: threading.Event | None) -> Sender:
     """A sender on a checked Slack connection that knows the configured channels' IDs."""
     from digestbot.deliver import Slack
-    from digestbot.runs import Sender
+    from digestbot.sender import Sender
 
     clock, ledger = service.clock, service.ledger
     slack = Slack(token, service.settings.slack_api_url, stop=stop, clock=clock)

@@ -1,4 +1,4 @@
-"""One place wires the steps: read articles -> select -> compose (-> deliver, in `runs`).
+"""One place wires the steps: read articles -> select -> compose (-> deliver, in `sender`).
 
 `plan` builds, for each digest and channel, the messages that would be posted now. `preview`,
 `send`, the scheduler and the slash command all call it, so what you preview is what is posted.

@@ -25,7 +25,8 @@ from digestbot.sources.registry import ProgressFor, Refreshed, Sources
 
 if TYPE_CHECKING:  # SQLAlchemy and slack-sdk are slow to import; a preview may need neither
     from digestbot.ledger import Ledger
-    from digestbot.runs import Outcome, Run, Sender
+    from digestbot.runs import Outcome, Run
+    from digestbot.sender import Sender
     from digestbot.workspaces import Workspaces
 
 CANNOT_POST = "SLACK_BOT_TOKEN is not set: digestbot cannot post"

@@ -20,7 +20,7 @@ from digestbot.deliver import Slack
 from digestbot.errors import ConfigError, DeliveryError
 from digestbot.installations import Installations, Installed, team_of
 from digestbot.ledger import Ledger
-from digestbot.runs import Sender
+from digestbot.sender import Sender
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from fakeslack import FakeSlack
 from digestbot.bot import open_service
 from digestbot.config import load_config, load_settings
 from digestbot.ledger import ClaimStatus
-from digestbot.runs import Run, Status, claim_plan
+from digestbot.runs import Run, Status
+from digestbot.sender import claim_plan
 from digestbot.service import DigestService
 
 NINE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a scheduled time of digest_config's schedule

@@ -248,7 +248,8 @@ def test_sweep_finishes_a_delivery_a_dead_replica_left(
 ) -> None:
     """The periodic sweep delivers a claim left pending by a replica that died."""
     from digestbot.ledger import Ledger
-    from digestbot.runs import Run, claim_plan
+    from digestbot.runs import Run
+    from digestbot.sender import claim_plan
     from digestbot.store import deliveries
 
     write_config(digest_config(articles, catch_up="1m"))
