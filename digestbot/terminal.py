@@ -29,9 +29,14 @@ class ProgressBar:
     def __init__(self, label: str, stream: TextIO = sys.stderr, minimum: int = 200) -> None:
         self.label, self.stream, self.minimum = label, stream, minimum
         self._shown = 0.0
+        self._tty: bool | None = None  # asked once: it is a system call, and this runs per file
 
     def __call__(self, done: int, total: int) -> None:
-        if total < self.minimum or not self.stream.isatty():
+        if total < self.minimum:
+            return
+        if self._tty is None:
+            self._tty = self.stream.isatty()
+        if not self._tty:
             return
         now = time.monotonic()
         if done < total and now - self._shown < 0.1:
