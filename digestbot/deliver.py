@@ -7,6 +7,8 @@
 - 5xx, dropped connections and timeouts are ambiguous (Slack may have accepted the post), so
   the channel's history is checked for the message's metadata before posting again.
 - Everything else becomes a DeliveryError whose reason says what to do.
+
+`Slack` posts; its `reader` (`SlackReader`) reads: the token's workspace, channel IDs, history.
 """
 
 from __future__ import annotations
@@ -124,8 +126,13 @@ class _Attempt:
     joined: bool = False
 
 
-class Slack:
-    """Slack's Web API as digestbot uses it; safe to share between worker threads."""
+class SlackReader:
+    """Reads Slack for delivery: the token's workspace, the channels' IDs, whether a message
+    already landed; and joins a public channel, which posting and reading history both need.
+
+    Apart from posting because reads are safe to repeat, so slack-sdk retries them on its own,
+    while a post retried blindly after a lost answer doubles a message.
+    """
 
     def __init__(
         self,
@@ -134,16 +141,12 @@ class Slack:
         *,
         timeout: float = 15.0,
         retries: int = READ_RETRIES,
-        stop: threading.Event | None = None,
-        clock: Clock = SYSTEM,
         on_revoked: Callable[[str], None] | None = None,
     ) -> None:
-        self.stop = stop or threading.Event()
-        self.clock = clock
         # Told when Slack refuses the token itself (invalid, revoked, the workspace inactive).
         self.on_revoked = on_revoked or (lambda code: None)
         backoff = _CappedBackoff()
-        self._reads = WebClient(
+        self._client = WebClient(
             token=token,
             base_url=base_url,
             timeout=int(timeout),
@@ -153,20 +156,11 @@ class Slack:
                 ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
             ],
         )
-        # Posts get no automatic retries: a blind retry after a lost answer doubles a message.
-        self._posts = WebClient(
-            token=token, base_url=base_url, timeout=int(timeout), retry_handlers=[]
-        )
-        self._lock = threading.Lock()
-        self._pause_until = 0.0
-        self._gap = 0.0
-        self._last_any = 0.0
-        self._last_post: dict[str, float] = {}
         self._ids: dict[str, str] = {}
 
     def check_auth(self) -> Workspace:
         """auth.test: a wrong or revoked token fails here, before any channel."""
-        response = self._read("auth.test", self._reads.auth_test)
+        response = self._read("auth.test", self._client.auth_test)
         return Workspace(response.get("url", ""), response.get("team_id", ""))
 
     def channel_ids(self, *, refresh: bool = False) -> dict[str, str]:
@@ -178,7 +172,7 @@ class Slack:
         while True:
             page = self._read(
                 "conversations.list",
-                lambda c=cursor: self._reads.conversations_list(
+                lambda c=cursor: self._client.conversations_list(
                     types="public_channel,private_channel",
                     limit=1000,
                     cursor=c,
@@ -213,7 +207,7 @@ class Slack:
                 # chat:write.public posts without joining, but history needs membership.
                 if error.response.get("error") == "not_in_channel" and not joined:
                     joined = True
-                    self._join(channel_id)
+                    self.join(channel_id)
                     continue
                 raise _read_error(error, f"the history of {channel_id}") from None
             except (*AMBIGUOUS, ValueError) as error:
@@ -230,20 +224,84 @@ class Slack:
         self, channel_id: str, since: float, thread_ts: str | None, cursor: str | None
     ) -> Any:
         if thread_ts:
-            return self._reads.conversations_replies(
+            return self._client.conversations_replies(
                 channel=channel_id,
                 ts=thread_ts,
                 include_all_metadata=True,
                 limit=200,
                 cursor=cursor,
             )
-        return self._reads.conversations_history(
+        return self._client.conversations_history(
             channel=channel_id,
             oldest=f"{since:.6f}",
             include_all_metadata=True,
             limit=200,
             cursor=cursor,
         )
+
+    def join(self, channel: str, label: str | None = None) -> None:
+        """Join a public channel (given by name or ID; `label` names it in errors)."""
+        label = label or channel
+        channel_id = self.resolve(channel)
+        if channel_id is None:
+            raise DeliveryError(explain("channel_not_found", label, {}))
+        try:
+            self._client.conversations_join(channel=channel_id)
+        except SlackApiError as error:
+            code = error.response.get("error", "")
+            if code == "method_not_supported_for_channel_type":
+                code = "not_in_channel"
+            raise DeliveryError(explain(code, label, error.response.data)) from None
+        log.info("joined channel=%s id=%s", label, channel_id)
+
+    def refused(self, code: str) -> None:
+        """Tell `on_revoked` when Slack's error code refuses the token itself."""
+        if code in AUTH_ERRORS:
+            self.on_revoked(code)
+
+    def _read(self, method: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except SlackApiError as error:
+            self.refused(error.response.get("error", ""))
+            raise _read_error(error, method) from None
+        except (*AMBIGUOUS, ValueError) as error:
+            raise _unreachable(method, error) from None
+
+
+class Slack:
+    """Posts messages to one workspace with every recovery above, paced so that the workers
+    sharing it stay within Slack's rate limits; safe to share between worker threads.
+
+    Apart from reading (`reader`) because posts are paced and never retried blindly: the
+    pace is this class's state, and only a look at the channel's history may repeat a post.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        base_url: str,
+        *,
+        timeout: float = 15.0,
+        retries: int = READ_RETRIES,
+        stop: threading.Event | None = None,
+        clock: Clock = SYSTEM,
+        on_revoked: Callable[[str], None] | None = None,
+    ) -> None:
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self.reader = SlackReader(
+            token, base_url, timeout=timeout, retries=retries, on_revoked=on_revoked
+        )
+        # Posts get no automatic retries: a blind retry after a lost answer doubles a message.
+        self._posts = WebClient(
+            token=token, base_url=base_url, timeout=int(timeout), retry_handlers=[]
+        )
+        self._lock = threading.Lock()
+        self._pause_until = 0.0
+        self._gap = 0.0
+        self._last_any = 0.0
+        self._last_post: dict[str, float] = {}
 
     def post(
         self, channel: str, arguments: dict[str, Any], locate: Locate, *, to: str | None = None
@@ -294,9 +352,9 @@ class Slack:
                     raise TooLong(explain(code, channel, response.data)) from None
                 elif code == "not_in_channel" and not attempt.joined:
                     attempt.joined = True
-                    self._join(destination, channel)
+                    self.reader.join(destination, channel)
                 else:
-                    self._refused(code)
+                    self.reader.refused(code)
                     raise DeliveryError(explain(code, channel, response.data)) from None
                 continue
             except AMBIGUOUS as error:
@@ -324,34 +382,6 @@ class Slack:
             return found
         self._pause(min(BACKOFF_CAP, 0.25 * 2 ** (attempt.failures - 1)) * random.uniform(0.5, 1))
         return None
-
-    def _join(self, channel: str, label: str | None = None) -> None:
-        """Join a public channel (given by name or ID; `label` names it in errors)."""
-        label = label or channel
-        channel_id = self.resolve(channel)
-        if channel_id is None:
-            raise DeliveryError(explain("channel_not_found", label, {}))
-        try:
-            self._reads.conversations_join(channel=channel_id)
-        except SlackApiError as error:
-            code = error.response.get("error", "")
-            if code == "method_not_supported_for_channel_type":
-                code = "not_in_channel"
-            raise DeliveryError(explain(code, label, error.response.data)) from None
-        log.info("joined channel=%s id=%s", label, channel_id)
-
-    def _read(self, method: str, call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except SlackApiError as error:
-            self._refused(error.response.get("error", ""))
-            raise _read_error(error, method) from None
-        except (*AMBIGUOUS, ValueError) as error:
-            raise _unreachable(method, error) from None
-
-    def _refused(self, code: str) -> None:
-        if code in AUTH_ERRORS:
-            self.on_revoked(code)
 
     def _wait_turn(self, channel: str) -> None:
         with self._lock:

@@ -168,12 +168,12 @@ class Poster:
         channel = claim.plan.channel
         key = unscoped(claim.channel)
         known = channel_id or (key if is_channel_id(key) else None)
-        return lambda: self.slack.find(
+        return lambda: self.slack.reader.find(
             self._channel_id(channel, known), _metadata(claim, part), since, thread_ts
         )
 
     def _channel_id(self, channel: str, known: str | None) -> str:
-        channel_id = known or self.slack.resolve(channel)
+        channel_id = known or self.slack.reader.resolve(channel)
         if channel_id is None:
             raise DeliveryError(
                 f"cannot look in {channel}'s history to see whether the digest landed: "

@@ -74,7 +74,7 @@ class Sender:
 
     def connect(self) -> None:
         """Check the token and learn the configured channels' IDs before touching any."""
-        workspace = self.poster.workspace = self.slack.check_auth()
+        workspace = self.poster.workspace = self.slack.reader.check_auth()
         if self.ledger.team is None and workspace.team_id:
             self.ledger.adopt(workspace.team_id)  # a ledger from before workspaces
         configured = (ch for digest in self.config.digests.values() for ch in digest.channels)
@@ -87,7 +87,7 @@ class Sender:
             name for name in map(channel_name, channels) if self.ledger.channel_id(name) is None
         }
         if unknown:
-            ids = self.slack.channel_ids(refresh=True)
+            ids = self.slack.reader.channel_ids(refresh=True)
             self.ledger.remember_channels({name: ids[name] for name in unknown if name in ids})
 
     def send(

@@ -58,7 +58,7 @@ def client(fake: FakeSlack) -> Slack:
 
 
 def finder(client: Slack, fake: FakeSlack):
-    return lambda: client.find(fake.channel_id("ai-news"), META, 0, None)
+    return lambda: client.reader.find(fake.channel_id("ai-news"), META, 0, None)
 
 
 def test_post_lands_with_metadata(client: Slack, fake: FakeSlack) -> None:
@@ -176,7 +176,7 @@ def test_wrong_token_fails_cleanly(fake: FakeSlack) -> None:
     """A wrong token is refused at auth.test with a reason that never shows the token."""
     client = Slack("xoxb-wrong-token-123", fake.url)
     with pytest.raises(DeliveryError) as caught:
-        client.check_auth()
+        client.reader.check_auth()
     assert "token is invalid or revoked" in str(caught.value)
     assert "xoxb-wrong" not in str(caught.value)
 
@@ -185,7 +185,7 @@ def test_unreachable_slack_is_a_clear_error() -> None:
     """No server at SLACK_API_URL gives a message about reaching Slack, not a traceback."""
     client = Slack("xoxb-x", "http://127.0.0.1:9/api/", timeout=1, retries=1)
     with pytest.raises(DeliveryError, match="cannot reach Slack for auth.test"):
-        client.check_auth()
+        client.reader.check_auth()
 
 
 def test_find_in_thread_replies(fake: FakeSlack, client: Slack) -> None:
@@ -194,8 +194,9 @@ def test_find_in_thread_replies(fake: FakeSlack, client: Slack) -> None:
     meta = message_metadata("run-1", "ai-news", 1, "ai")
     reply = {**arguments(), "metadata": meta, "thread_ts": first.ts}
     second = client.post("#ai-news", reply, lambda: None)
-    assert client.find(first.channel_id, meta, 0, first.ts) == Posted(second.ts, first.channel_id)
-    assert client.find(first.channel_id, message_metadata("run-2", "x", 0, "ai"), 0, None) is None
+    reader = client.reader
+    assert reader.find(first.channel_id, meta, 0, first.ts) == Posted(second.ts, first.channel_id)
+    assert reader.find(first.channel_id, message_metadata("run-2", "x", 0, "ai"), 0, None) is None
 
 
 def test_remove_at_and_strip_images() -> None:
@@ -222,7 +223,7 @@ def test_history_of_a_public_channel_not_joined_is_read_after_joining() -> None:
         client = Slack(fake.token, fake.url)
         fake.fail_next("chat.postMessage", "503_after")
         cid = fake.channel_id("outside")
-        client.post("#outside", arguments(), lambda: client.find(cid, META, 0, None))
+        client.post("#outside", arguments(), lambda: client.reader.find(cid, META, 0, None))
         assert len(fake.messages_in("outside")) == 1
         assert fake.channels[cid].member
 
