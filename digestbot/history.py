@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 
+from digestbot.channelkeys import guarded
 from digestbot.channels import channel_name
-from digestbot.ledger import Claim, ClaimStatus, Ledger, claim_from_row, guarded
+from digestbot.ledger import Claim, ClaimStatus, Ledger, claim_from_row
 from digestbot.store import channel_ids, deliveries
 
 PAGE = 50

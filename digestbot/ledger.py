@@ -5,48 +5,26 @@ makes the insert the lock, so two processes never post the same run to the same 
 per-channel lock around "what did this channel have?" and the insert keeps two different runs
 from planning the same article for it. The row then records each message part as it lands.
 A claim whose owner is gone (see `owners`) can be taken over, with a compare-and-swap on the
-owner. Channels are known by their Slack ID once resolved, so a name, an ID and a renamed
-channel are one channel. Tables: `store`.
+owner. Each channel's rows are filed under its key (see `channelkeys`). Tables: `store`.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
 import hashlib
 import json
-import logging
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, literal, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from digestbot import owners
-from digestbot.channels import channel_name, is_channel_id, scoped
+from digestbot.channelkeys import ChannelKeys, guarded
 from digestbot.clock import SYSTEM, Clock
 from digestbot.errors import LedgerError
 from digestbot.selection import Seen, title_key
-from digestbot.store import (
-    brief,
-    channel_ids,
-    deliveries,
-    insert_ignore,
-    lock_channel,
-    meta,
-    open_engine,
-    open_existing,
-    reader,
-    sent_articles,
-    upsert,
-)
-
-log = logging.getLogger(__name__)
-
-DEFAULT_TEAM = "default_team"
+from digestbot.store import deliveries, insert_ignore, lock_channel, sent_articles
 
 
 class ClaimStatus(StrEnum):
@@ -65,9 +43,6 @@ class ClaimResult(StrEnum):
     CREATED = "created"
     EXISTS = "exists"
     TAKEN = "taken"
-
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -125,21 +100,10 @@ class Claim:
     error: str | None
 
 
-def guarded(method: Callable[..., _T]) -> Callable[..., _T]:
-    """Turn a database failure into a LedgerError that says so (and shows no password)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> _T:
-        try:
-            return method(*args, **kwargs)
-        except SQLAlchemyError as error:
-            raise LedgerError(f"the state store failed: {brief(error)}") from None
-
-    return wrapper
-
-
-class Ledger:
-    """The state store. Thread-safe: each call uses its own connection from the pool."""
+class Ledger(ChannelKeys):
+    """Claims, delivered parts and sent articles: what keeps two processes, or two runs, from
+    posting the same run or the same article to a channel. Thread-safe: each call uses its own
+    connection from the pool."""
 
     def __init__(
         self,
@@ -149,91 +113,8 @@ class Ledger:
         clock: Clock = SYSTEM,
         team: str | None = None,
     ) -> None:
-        self.url = url
-        self.clock = clock
-        self.engine = engine or open_engine(url)
-        self.reads = reader(self.engine)
+        super().__init__(url, engine, clock=clock, team=team)
         self._insert_sent = insert_ignore(self.engine, sent_articles)
-        self._ids: dict[str, str] | None = None
-        self._ids_lock = threading.Lock()
-        # The workspace whose channels this ledger speaks of (None: a ledger from before
-        # workspaces, until `adopt` names its one workspace).
-        self.team = team if team is not None else self._default_team()
-
-    @classmethod
-    def existing(cls, url: str, *, clock: Clock = SYSTEM) -> Ledger | None:
-        """The ledger if the store already has one; reading never creates tables."""
-        engine = open_existing(url)
-        return cls(url, engine, clock=clock) if engine else None
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @guarded
-    def key(self, channel: str) -> str:
-        """How the ledger knows a channel: `TEAM:ID` when its ID is known, else `TEAM:name`
-        (a key already is one)."""
-        if self.team and channel.startswith(f"{self.team}:"):
-            return channel
-        return scoped(self.team, self.channel_id(channel) or channel_name(channel))
-
-    @guarded
-    def channel_id(self, channel: str) -> str | None:
-        """The channel's Slack ID, as written or as learned in this workspace (None: unknown)."""
-        name = channel_name(channel)
-        if is_channel_id(name):
-            return name
-        with self._ids_lock:
-            if self._ids is None:  # one query for all: the table holds the configured channels
-                with self.reads.connect() as db:
-                    self._ids = {name: cid for name, cid in db.execute(select(channel_ids))}
-            return self._ids.get(scoped(self.team, name))
-
-    def scoped(self, team: str) -> Ledger:
-        """This ledger, speaking of one workspace's channels (its connections shared)."""
-        other = copy.copy(self)
-        other.team = team
-        other._ids, other._ids_lock = None, threading.Lock()
-        return other
-
-    @guarded
-    def adopt(self, team: str) -> None:
-        """Name the workspace of a ledger written before workspaces: its channel keys gain the
-        team, in place, once (with a single bot token, the token's workspace)."""
-        with self.engine.begin() as db:
-            lock_channel(db, "adopt")  # replicas starting together adopt once
-            if db.execute(select(meta.c.value).where(meta.c.key == DEFAULT_TEAM)).scalar():
-                self.team = team
-                return
-            for table, column in ((deliveries, "channel"), (sent_articles, "channel")):
-                _prefix(db, table, column, team)
-            _prefix(db, channel_ids, "name", team)
-            db.execute(insert(meta).values(key=DEFAULT_TEAM, value=team))
-        log.info("ledger adopted workspace team=%s", team)
-        self.team = team
-        with self._ids_lock:
-            self._ids = None
-
-    def _default_team(self) -> str | None:
-        with self.reads.connect() as db:
-            return db.execute(select(meta.c.value).where(meta.c.key == DEFAULT_TEAM)).scalar()
-
-    @guarded
-    def remember_channels(self, ids: dict[str, str]) -> None:
-        """Keep name -> ID, shared with every process using this ledger."""
-        # In name order: replicas upserting the same rows in different orders would deadlock.
-        rows = sorted(
-            (
-                {"name": scoped(self.team, channel_name(name)), "channel_id": cid}
-                for name, cid in ids.items()
-            ),
-            key=lambda row: row["name"],
-        )
-        if rows:
-            with self.engine.begin() as db:
-                db.execute(upsert(self.engine, channel_ids, "name", "channel_id"), rows)
-        with self._ids_lock:
-            self._ids = None  # read again, with what other processes learned meanwhile
 
     @guarded
     def seen(self, channel: str) -> Seen:
@@ -422,14 +303,6 @@ class Ledger:
         with self.reads.connect() as db:
             rows = db.execute(select(deliveries).where(deliveries.c.run_id == run_id)).all()
         return [claim_from_row(row._mapping) for row in rows]
-
-
-def _prefix(db: Connection, table: Table, column: str, team: str) -> None:
-    """Key every unkeyed channel of `table` with the team (channel names hold no ':')."""
-    field = table.c[column]
-    db.execute(
-        update(table).where(~field.contains(":")).values({column: literal(f"{team}:") + field})
-    )
 
 
 def _claim_each(
