@@ -15,13 +15,13 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from digestbot import owners
 from digestbot.channelkeys import ChannelKeys, guarded
-from digestbot.clock import SYSTEM, Clock
 from digestbot.errors import LedgerError
 from digestbot.selection import Seen, title_key
 from digestbot.store import deliveries, insert_ignore, lock_channel, sent_articles
@@ -105,16 +105,9 @@ class Ledger(ChannelKeys):
     posting the same run or the same article to a channel. Thread-safe: each call uses its own
     connection from the pool."""
 
-    def __init__(
-        self,
-        url: str,
-        engine: Engine | None = None,
-        *,
-        clock: Clock = SYSTEM,
-        team: str | None = None,
-    ) -> None:
-        super().__init__(url, engine, clock=clock, team=team)
-        self._insert_sent = insert_ignore(self.engine, sent_articles)
+    @cached_property
+    def _insert_sent(self) -> Any:
+        return insert_ignore(self.engine, sent_articles)
 
     @guarded
     def seen(self, channel: str) -> Seen:
