@@ -11,7 +11,7 @@ import html
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -46,6 +46,9 @@ MAX_FRONT_MATTER = DEFAULT_FRONT_MATTER_LIMIT  # bytes read at most (config: max
 _SPACES = re.compile(r"\s+")
 # A digest shows at most three related links; feeds carry up to 179 per article.
 RELATED_KEPT = 3
+# Times every timezone can show: UTC offsets stay within a day.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -274,21 +277,34 @@ def _entry(name: str, fields: RankingFields) -> Entry:
     title = clean_text(fields.title)
     if not title:
         raise ArticleError(name, "field title: is empty")
-    published_at = fields.published_at
-    if published_at is not None and published_at.tzinfo is None:
-        published_at = published_at.replace(tzinfo=UTC)
     return Entry(
         path=name,
         title=title,
         url=http_url(fields.web_url, fields.original_url),
         heat=fields.heat,
         quality=fields.quality,
-        published_at=published_at,
+        published_at=_moment(fields.published_at, name),
         published=fields.published is True,
         removed=fields.removed is True,
         topics=tuple(clean_text(topic) for topic in fields.topics or () if topic),
         provider=clean_text(fields.provider.name) or None if fields.provider else None,
     )
+
+
+def _moment(published_at: datetime | None, name: str) -> datetime | None:
+    """The publishing time, in UTC when the file gives no offset. A time some timezone cannot
+    hold (9999-12-31 late in UTC is year 10000 in Berlin) would break every digest showing it."""
+    if published_at is None:
+        return None
+    if published_at.tzinfo is None:
+        published_at = published_at.replace(tzinfo=UTC)
+    try:
+        utc = published_at.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not _EARLIEST <= utc <= _LATEST:
+        raise ArticleError(name, "field publishedDateTime: is out of range") from None
+    return published_at
 
 
 def _article(entry: Entry, fields: ArticleFile) -> Article:

@@ -28,11 +28,12 @@ from digestbot.articles import (
     read_article,
     read_entry,
 )
+from digestbot.config.models import LEGACY_SOURCE
 from digestbot.errors import ArticleError, ConfigError
 
 log = logging.getLogger(__name__)
 
-FORMAT = "5"
+FORMAT = "6"  # rows read by older rules are read again
 SUFFIXES = (".md", ".txt")
 Progress = Callable[[int, int], None]
 Stamp = tuple[int, int]  # a file's size and mtime: a file whose stamp is unchanged is not read
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS articles (
     removed INTEGER, topics TEXT, provider TEXT, display TEXT
 );
 """
+_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")  # what a torn or overwritten cache file says
 _COLUMNS = "path, title, url, heat, quality, published_at, published, removed, topics, provider"
 _MARKS = ", ".join("?" * len(_COLUMNS.split(",")))
 
@@ -92,23 +94,23 @@ class ArticleIndex:
         """The index of `root`, for the source called `source`. `key` names the index file
         when the folder moves from copy to copy (a source's snapshots); else the folder does."""
         if not root.is_dir():
+            setting = "articles" if source in ("", LEGACY_SOURCE) else f"sources.{source}.folder"
             raise ConfigError(
                 f"{root}: the articles folder does not exist: create it or fix the config's "
-                "`articles` key (relative to the config file)"
+                f"`{setting}` key (relative to the config file)"
             )
         self.root = root
         self.source = source
         self.limit = limit
         name = hashlib.sha1((key or str(root.resolve())).encode()).hexdigest()[:16]
+        path = cache_dir / f"index-{name}.sqlite"
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            path = cache_dir / f"index-{name}.sqlite"
-            self._db = sqlite3.connect(path, timeout=30)
             # Replicas sharing a cache open one index at once: one at a time prepares it, or
             # one drops the table another has just created and is reading.
             with open(path.with_suffix(".lock"), "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-                self._prepare()
+                self._db = self._open(path)
         except (OSError, sqlite3.Error) as error:
             raise ConfigError(
                 f"{cache_dir}: cannot keep the article index there ({error}); set XDG_CACHE_HOME "
@@ -124,17 +126,17 @@ class ArticleIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _prepare(self) -> None:
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-        if row is None or row[0] != FORMAT:
-            # The index is a cache: a new format (its columns too) simply starts over.
-            with self._db:
-                self._db.execute("DROP TABLE articles")
-            self._db.executescript(_SCHEMA)
-            with self._db:
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,))
+    def _open(self, path: Path) -> sqlite3.Connection:
+        """The index file, made again when it is damaged: it is only a cache of the folder."""
+        try:
+            return _prepared(sqlite3.connect(path, timeout=30), f"{FORMAT}:{self.limit}")
+        except sqlite3.DatabaseError as error:
+            if error.sqlite_errorname not in _DAMAGED:
+                raise
+            log.warning("article index rebuilt path=%s error=%s", path, error)
+            for damaged in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                damaged.unlink(missing_ok=True)
+            return _prepared(sqlite3.connect(path, timeout=30), f"{FORMAT}:{self.limit}")
 
     def refresh(self, progress: Progress | None = None) -> Snapshot:
         """Bring the index up to date with the folder and return its entries."""
@@ -291,6 +293,25 @@ def _entry_row(entry: Entry) -> tuple[object, ...]:
         json.dumps(entry.topics),
         entry.provider,
     )
+
+
+def _prepared(db: sqlite3.Connection, form: str) -> sqlite3.Connection:
+    """The index's tables, emptied when they were filled by other rules: another format, or
+    another size limit (`max_front_matter`), would have read other files or none."""
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        row = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        if row is None or row[0] != form:
+            with db:
+                db.execute("DROP TABLE articles")
+            db.executescript(_SCHEMA)
+            with db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (form,))
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
 
 
 def _entry_from_row(row: tuple, source: str) -> Entry:  # type: ignore[type-arg]

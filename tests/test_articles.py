@@ -190,6 +190,14 @@ def test_a_byte_that_is_not_utf8_is_placed_on_its_line(
         ("title: x\npublished: 'yes'\n", "field published: input should be a valid boolean"),
         ("title: '  \u200b '\n", "field title: is empty"),
         ("heat: 5\n", "field title: field required"),
+        (
+            "title: x\npublishedDateTime: 9999-12-31T12:00:00-12:00\n",
+            "field publishedDateTime: is out of range",
+        ),
+        (
+            "title: x\npublishedDateTime: 0001-01-01T00:00:00Z\n",
+            "field publishedDateTime: is out of range",
+        ),
     ],
 )
 def test_a_field_of_the_wrong_type_is_named_with_the_reason(

@@ -49,6 +49,30 @@ def test_index_survives_a_new_process(articles: Path, tmp_path: Path) -> None:
         assert second.refresh().parsed == 0
 
 
+@pytest.mark.parametrize("kept", [0, 1000], ids=["overwritten", "torn"])
+def test_a_damaged_index_file_is_made_again(articles: Path, tmp_path: Path, kept: int) -> None:
+    """The index is a cache of the folder: a file overwritten or torn is rebuilt, not fatal."""
+    with ArticleIndex(articles, tmp_path / "cache") as first:
+        first.refresh()
+    [stored] = (tmp_path / "cache").glob("index-*.sqlite")
+    stored.write_bytes(stored.read_bytes()[:kept] + b"not a database, at all " * 200)
+    with ArticleIndex(articles, tmp_path / "cache") as again:
+        snapshot = again.refresh()
+    assert (snapshot.files, snapshot.parsed) == (2, 2)
+    assert [entry.title[:4] for entry in snapshot.entries] == ["Sony"]
+
+
+def test_a_new_front_matter_limit_reads_the_folder_again(articles: Path, tmp_path: Path) -> None:
+    """`max_front_matter` changes which files can be read: a file skipped as too large under
+    one limit is read under a larger one, and the other way round."""
+    big = articles / "big.md"
+    big.write_text(f"---\ntitle: Big\nheat: 90\npublished: true\nx: '{'y' * 50_000}'\n---\n")
+    for limit, skipped in [(20_000, ["big.md"]), (100_000, []), (20_000, ["big.md"])]:
+        with ArticleIndex(articles, tmp_path / "cache", limit=limit) as index:
+            snapshot = index.refresh()
+        assert [item.path for item in snapshot.skipped] == skipped, limit
+
+
 def test_replicas_opening_a_new_index_at_once_all_read_it(articles: Path, tmp_path: Path) -> None:
     """Replicas that share a cache and start together each open, refresh and read the index
     (none drops the table another has just created)."""
@@ -141,10 +165,19 @@ def test_verify_reads_everything_fully(index: ArticleIndex, articles: Path) -> N
     assert "provider" in skipped[0].reason
 
 
-def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
-    """An articles folder that does not exist names the folder and the config key."""
-    with pytest.raises(DigestbotError, match="articles folder does not exist"):
-        ArticleIndex(tmp_path / "nowhere", tmp_path / "cache")
+@pytest.mark.parametrize(
+    ("source", "key"),
+    [("", "articles"), ("articles", "articles"), ("local", "sources.local.folder")],
+)
+def test_missing_folder_is_a_clear_error(tmp_path: Path, source: str, key: str) -> None:
+    """An articles folder that does not exist names the folder and the config key: `articles`,
+    or the folder source's own."""
+    with pytest.raises(DigestbotError) as caught:
+        ArticleIndex(tmp_path / "nowhere", tmp_path / "cache", source=source)
+    assert str(caught.value) == (
+        f"{tmp_path / 'nowhere'}: the articles folder does not exist: create it or fix the "
+        f"config's `{key}` key (relative to the config file)"
+    )
 
 
 TRICK = """---
