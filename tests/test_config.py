@@ -66,6 +66,11 @@ def test_defaults_and_durations(write_config: ConfigWriter) -> None:
         ),
         ({"top": 0}, "digests.ai-daily.top: Input should be greater than or equal to 1"),
         ({"max_age": "soon"}, "digests.ai-daily.max_age: 'soon' is not a duration"),
+        (
+            {"max_age": "1000000000d"},
+            "digests.ai-daily.max_age: '1000000000d' is too long; at most 36500d (100 years)",
+        ),
+        ({"catch_up": "99999999999d"}, "digests.ai-daily.catch_up: '99999999999d' is too long"),
         ({"name": "x"}, "digests: ai-daily.name: unknown key"),
     ],
 )
@@ -222,6 +227,11 @@ def test_articles_key_is_a_folder_source_called_articles(write_config: ConfigWri
         ({"ai": {"git": "x", "folder": "../etc"}}, {}, "'../etc' is not a folder inside a repo"),
         ({"ai": {"feed": "x", "wieght": 2}}, {}, "sources.ai.wieght: unknown key"),
         ({"ai": {"feed": "x", "refresh": "soon"}}, {}, "sources.ai.refresh: 'soon' is not"),
+        ({"ai": {"feed": "x", "refresh": "9999999999w"}}, {}, "sources.ai.refresh: '9999999"),
+        ({"ai": {"feed": "x", "half_life": "0s"}}, {}, "sources.ai.half_life: must be longer"),
+        ({"ai": {"feed": "x", "timeout": "0m"}}, {}, "sources.ai.timeout: must be longer than"),
+        ({"ai": {"feed": "x", "weight": float("inf")}}, {}, "weight: Input should be a finite"),
+        ({"ai": {"feed": "x", "weight": 1e308}}, {}, "sources.ai.weight: Input should be less"),
         ({"ai": {"feed": "x"}}, {"sources": ["ai", "nope"]}, "digests.ai-daily.sources: no"),
         ({"ai": {"feed": "x"}}, {"sources": []}, "digests.ai-daily.sources: List should"),
     ],

@@ -18,6 +18,7 @@ from digestbot.config.values import (
     DEFAULT_FRONT_MATTER_LIMIT,
     Duration,
     Names,
+    PositiveDuration,
     Schedule,
     Size,
     TimezoneName,
@@ -81,10 +82,10 @@ class SourceConfig(BaseModel):
     folder: str | None = None  # a git source: the article folder inside the repository
     branch: str | None = None
     topics: list[str] = []
-    weight: float = Field(1.0, gt=0)
-    half_life: Duration = timedelta(days=1)
+    weight: float = Field(1.0, gt=0, le=1_000_000, allow_inf_nan=False)
+    half_life: PositiveDuration = timedelta(days=1)
     refresh: Duration = DEFAULT_REFRESH
-    timeout: Duration | None = None
+    timeout: PositiveDuration | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:

@@ -10,13 +10,15 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from digestbot import crontab
 from digestbot.logs import REDACTED
 
 _DURATION = re.compile(r"(\d+)\s*(w|d|h|m|s)")
-_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+# Longer is "forever" for news, and keeps every date computed with it within the calendar.
+LONGEST = timedelta(days=36_500)
 _CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#\s]*)@")
 _SIZE = re.compile(r"(\d+)\s*(b|kb|mb|gb)?", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
@@ -30,10 +32,16 @@ def parse_duration(value: object) -> timedelta:
     text = str(value).strip().lower()
     if not text or _DURATION.sub("", text).strip():
         raise ValueError(f"{value!r} is not a duration; write it like 2d, 36h, 90m or 1h30m")
-    parts: dict[str, int] = {}
-    for amount, unit in _DURATION.findall(text):
-        parts[_UNITS[unit]] = parts.get(_UNITS[unit], 0) + int(amount)
-    return timedelta(**parts)
+    seconds = sum(int(amount) * _SECONDS[unit] for amount, unit in _DURATION.findall(text))
+    if seconds > LONGEST.total_seconds():
+        raise ValueError(f"{value!r} is too long; at most {LONGEST.days}d (100 years)")
+    return timedelta(seconds=seconds)
+
+
+def _positive(duration: timedelta) -> timedelta:
+    if duration <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return duration
 
 
 def parse_size(value: object) -> int:
@@ -88,6 +96,7 @@ def _check_names(values: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 TimezoneName = Annotated[str | None, BeforeValidator(_check_timezone)]
 Schedule = Annotated[str | None, BeforeValidator(_check_schedule)]
 Names = Annotated[list[str], Field(min_length=1), BeforeValidator(_check_names)]
