@@ -152,6 +152,9 @@ class Scheduler:
         except ConfigError as error:
             log.error("config reload failed, keeping the running config error=%r", str(error))
             return
+        except Exception:  # a bug reading one edit must not stop the digests already running
+            log.exception("config reload crashed, keeping the running config path=%s", self.path)
+            return
         old = self.config
         self.service.replace_config(config)
         self._apply(old, config)

@@ -19,7 +19,7 @@ from conftest import (
 )
 from fakeslack import FakeSlack
 
-from digestbot import bot
+from digestbot import bot, scheduler
 from digestbot.config import load_settings
 
 pytestmark = pytest.mark.slow  # bot processes
@@ -142,8 +142,34 @@ def test_broken_edit_keeps_the_running_config(
     assert "config reload failed, keeping the running config" in caplog.text
     assert "digests.ai.channels" in caplog.text
     assert running.service.config.digests["ai"].channels == ["#ai-news"]
+    write_config(digest_config(articles, schedule="* * * * *", catch_up="99999999999d"))
+    running.scheduler.reload_if_changed()
+    assert "digests.ai.catch_up: '99999999999d' is too long" in caplog.text
     running.scheduler.fire("ai")
     assert len(slack.messages_in("ai-news")) == 1
+
+
+def test_an_edit_that_crashes_the_reader_keeps_the_running_config(
+    start_bot: StartBot,
+    write_config: ConfigWriter,
+    articles: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever goes wrong reading an edit is logged; the digests already running go on."""
+    write_config(digest_config(articles, schedule="0 9 * * *"))
+    running = start_bot()
+    monkeypatch.setattr(scheduler, "load_config", _crash)
+    write_config(digest_config(articles, schedule="0 10 * * *"))
+    running.scheduler.reload_if_changed()
+    assert "config reload crashed, keeping the running config" in caplog.text
+    assert "RuntimeError: a bug" in caplog.text
+    assert running.service.config.digests["ai"].schedule == "0 9 * * *"
+    assert dict(running.scheduler.next_runs())["ai"].hour == 9
+
+
+def _crash(path: Path) -> None:
+    raise RuntimeError("a bug")
 
 
 def test_jobs_follow_added_removed_and_rescheduled_digests(
