@@ -266,6 +266,32 @@ def test_a_password_in_a_source_url_never_shows(write_config: ConfigWriter, cli)
     assert secret not in result.out + result.err
 
 
+@pytest.mark.parametrize(
+    ("kind", "url"),
+    [
+        ("git", "https://bot:GIT/PW5@example.com/ai.git"),
+        ("feed", "http://bot:FEED?PW6@example.com/feed.xml"),
+        ("feed", "http://bot:FEED#PW6@example.com/feed.xml"),
+    ],
+)
+def test_a_password_that_would_end_the_host_is_refused_unseen(
+    write_config: ConfigWriter, cli, kind: str, url: str
+) -> None:
+    """A password with a raw `/`, `?` or `#` would not read as one, so nothing could blank it
+    out: the config is refused, naming the key, without showing it."""
+    write_config(with_sources({"ai": {kind: url}}))
+    result = cli("check")
+    assert result.code == 1
+    assert f"sources.ai.{kind}: a http" in result.err and "percent-encoded" in result.err
+    assert "PW5" not in result.out + result.err and "PW6" not in result.out + result.err
+
+
+def test_an_at_sign_in_a_feed_path_is_no_password(write_config: ConfigWriter) -> None:
+    """`https://medium.com/feed/@someone` has no credentials: it loads as written."""
+    config = load_config(write_config(with_sources({"m": {"feed": "https://medium.com/feed/@a"}})))
+    assert config.sources["m"].feed == "https://medium.com/feed/@a"
+
+
 def test_a_typo_under_slash_is_an_error_naming_the_key(write_config: ConfigWriter) -> None:
     """`slash.allowed_user` (a typo that would open /digest to everyone) is refused by name."""
     message = error_for(write_config, {**digest(), "slash": {"allowed_user": ["U0BOSS"]}})

@@ -21,6 +21,7 @@ from digestbot.config.values import (
     PositiveDuration,
     Schedule,
     Size,
+    SourceUrl,
     TimezoneName,
     redact_url,
     repository_folder,
@@ -77,8 +78,8 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = ""
-    git: str | None = None
-    feed: str | None = None
+    git: SourceUrl = None
+    feed: SourceUrl = None
     folder: str | None = None  # a git source: the article folder inside the repository
     branch: str | None = None
     topics: list[str] = []

@@ -95,12 +95,29 @@ def _check_names(values: object) -> object:
     return cleaned
 
 
+def check_credentials(url: str | None) -> str | None:
+    """A URL whose password would not be recognised as one (so not blanked out): a `/`, `?`
+    or `#` in it ends the host part early, where `user:pa` reads as a host and a port."""
+    scheme, found, rest = (url or "").partition("://")
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if not found or "@" in host or "@" not in rest:
+        return url
+    _, colon, port = host.rsplit("]", 1)[-1].rpartition(":")  # past an IPv6 address's brackets
+    if colon and port and not port.isdigit():
+        raise ValueError(
+            f"a {scheme}:// URL whose password holds '/', '?' or '#': write them "
+            "percent-encoded (%2F, %3F, %23)"
+        )
+    return url
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 TimezoneName = Annotated[str | None, BeforeValidator(_check_timezone)]
 Schedule = Annotated[str | None, BeforeValidator(_check_schedule)]
 Names = Annotated[list[str], Field(min_length=1), BeforeValidator(_check_names)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+SourceUrl = Annotated[str | None, AfterValidator(check_credentials)]
 
 
 def repository_folder(folder: str | None) -> str:
