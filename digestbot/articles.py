@@ -11,7 +11,7 @@ import html
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic import ValidationError as _ValidationError
 
+from digestbot.clock import showable
 from digestbot.config.values import DEFAULT_FRONT_MATTER_LIMIT, YAML_LOADER, yaml_problem
 from digestbot.errors import ArticleError
 
@@ -46,9 +47,6 @@ MAX_FRONT_MATTER = DEFAULT_FRONT_MATTER_LIMIT  # bytes read at most (config: max
 _SPACES = re.compile(r"\s+")
 # A digest shows at most three related links; feeds carry up to 179 per article.
 RELATED_KEPT = 3
-# Times every timezone can show: UTC offsets stay within a day.
-_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
-_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -292,18 +290,13 @@ def _entry(name: str, fields: RankingFields) -> Entry:
 
 
 def _moment(published_at: datetime | None, name: str) -> datetime | None:
-    """The publishing time, in UTC when the file gives no offset. A time some timezone cannot
-    hold (9999-12-31 late in UTC is year 10000 in Berlin) would break every digest showing it."""
+    """The publishing time, in UTC when the file gives no offset, and one a digest can show."""
     if published_at is None:
         return None
     if published_at.tzinfo is None:
         published_at = published_at.replace(tzinfo=UTC)
-    try:
-        utc = published_at.astimezone(UTC)
-    except OverflowError:
-        utc = None
-    if utc is None or not _EARLIEST <= utc <= _LATEST:
-        raise ArticleError(name, "field publishedDateTime: is out of range") from None
+    if not showable(published_at):
+        raise ArticleError(name, "field publishedDateTime: is out of range")
     return published_at
 
 

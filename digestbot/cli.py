@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from digestbot import bot, logs, terminal
+from digestbot.clock import showable
 from digestbot.compose import preview_arguments
 from digestbot.config import Config, Settings, load_config, load_settings, timezone
 from digestbot.errors import DigestbotError
@@ -296,6 +297,10 @@ def _datetime(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date and time; write it like 2026-11-23T09:00+01:00"
         ) from None
+    if not showable(moment):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is too close to the calendar's first or last day"
+        )
     return moment
 
 

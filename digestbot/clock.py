@@ -8,8 +8,22 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+# Moments every timezone can show: UTC offsets stay within a day of the calendar's ends.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
+def showable(moment: datetime) -> bool:
+    """Whether every timezone can show `moment` (a naive one read as UTC): 9999-12-31 late in
+    UTC is year 10000 in Berlin, and a digest dated so would fail to build."""
+    try:
+        utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        return False
+    return _EARLIEST <= utc <= _LATEST
 
 
 class Clock(Protocol):

@@ -186,3 +186,24 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     small = Terminal()
     ProgressBar("Indexing articles", stream=small)(5, 10)
     assert small.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("as_of", "reason"),
+    [
+        ("tomorrow", "'tomorrow' is not a date and time; write it like 2026-11-23T09:00+01:00"),
+        ("9999-12-31T23:59", "'9999-12-31T23:59' is too close to the calendar's first or last"),
+        ("0001-01-01T00:00", "'0001-01-01T00:00' is too close to the calendar's first or last"),
+    ],
+)
+@pytest.mark.parametrize("command", [["preview"], ["send", "--dry-run"], ["next", "ai-daily"]])
+def test_a_wrong_as_of_is_a_usage_error(
+    write_config: ConfigWriter, cli, command: list[str], as_of: str, reason: str
+) -> None:
+    """--as-of must be a moment every timezone can show: a usage error (exit 2) naming the
+    option, not a crash."""
+    write_config()
+    result = cli(*command, "--as-of", as_of)
+    assert result.code == 2
+    assert f"error: argument --as-of: {reason}" in result.err
+    assert "unexpected" not in result.err
