@@ -259,7 +259,9 @@ class LocalDashboard:
         self.service = open_service(settings, config, post=post, clock=clock, stop=self.stop)
         self.login = TokenLogin.one_time()
         pages = dashboard(self.service, None, self.login)
-        self.door = FrontDoor(port, self.health, None, dashboard=pages, host=LOCALHOST)
+        self.door = FrontDoor(
+            port, self.health, None, dashboard=pages, host=LOCALHOST, setting="--port"
+        )
 
     @property
     def url(self) -> str:

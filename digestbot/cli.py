@@ -290,6 +290,12 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
 def _datetime(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -388,7 +394,7 @@ def _next_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _dashboard_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--port", type=_count, default=8080, metavar="PORT", help="port on 127.0.0.1 (default 8080)"
+        "--port", type=_port, default=8080, metavar="PORT", help="port on 127.0.0.1 (default 8080)"
     )
 
 

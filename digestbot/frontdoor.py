@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import resource
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,6 +30,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 from waitress.wasyncore import close_all
+
+from digestbot.errors import DigestbotError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,20 @@ def connection_limit() -> int:
     return max(16, min(MAX_CONNECTIONS, soft - 64))
 
 
+def _check_free(host: str, port: int, setting: str) -> None:
+    """Bind the port once as waitress will, first: waitress starts its threads and its wake-up
+    pipe before it binds, and a port in use would leave them behind an unexpected OSError."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = (error.strerror or str(error)).lower()
+            raise DigestbotError(
+                f"cannot listen on {host}:{port} ({reason}): choose another port with {setting}"
+            ) from None
+
+
 class FrontDoor:
     """The WSGI app and its waitress server, in a thread of its own."""
 
@@ -74,10 +91,13 @@ class FrontDoor:
         *,
         dashboard: WSGIApp | None = None,
         host: str = "0.0.0.0",
+        setting: str = "PORT",
     ) -> None:
+        """Listen on `host`:`port` (which `setting` chose: a failure to listen names it)."""
         self.health = health
         self.slack = SlackRequestHandler(slack, path=EVENTS_PATH) if slack else None
         self.dashboard = dashboard
+        _check_free(host, port, setting)
         self.server = create_server(
             self.wsgi,
             host=host,

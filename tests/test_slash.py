@@ -300,3 +300,23 @@ def test_the_front_door_stops_even_when_its_wake_up_pipe_is_gone(monkeypatch, ca
     assert "the server loop cannot be woken" in caplog.text
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://127.0.0.1:{door.port}/healthz", timeout=2)
+
+
+@pytest.mark.parametrize("setting", ["PORT", "--port"])
+def test_a_port_in_use_is_an_error_naming_the_setting(setting: str) -> None:
+    """Another program on the port: a DigestbotError saying so and where to choose another
+    (not an unexpected OSError)."""
+    from digestbot.errors import DigestbotError
+    from digestbot.frontdoor import FrontDoor
+
+    first = FrontDoor(free_port(), lambda: (True, {}), None, host="127.0.0.1")
+    first.start()
+    try:
+        with pytest.raises(DigestbotError) as caught:
+            FrontDoor(first.port, lambda: (True, {}), None, host="127.0.0.1", setting=setting)
+    finally:
+        first.stop()
+    assert str(caught.value) == (
+        f"cannot listen on 127.0.0.1:{first.port} (address already in use): "
+        f"choose another port with {setting}"
+    )
