@@ -90,6 +90,26 @@ def test_missing_keys_and_top_level_mistakes(write_config: ConfigWriter) -> None
     assert "timezon: unknown key (did you mean 'timezone'?)" in message
 
 
+def test_a_key_written_twice_is_an_error(write_config: ConfigWriter) -> None:
+    """A digest defined twice is refused with its line, not silently cut to the last one;
+    a YAML merge (<<) may still override what it brings."""
+    twice = "digests:\n  d:\n    topics: [AI]\n    channels: ['#a']\n  d:\n    topics: [X]\n"
+    message = error_for(write_config, "articles: .\n" + twice)
+    assert message.endswith("not valid YAML (line 6): 'd' is written twice in one mapping")
+    merged = (
+        "articles: .\ndigests:\n  a: &a\n    topics: [AI]\n    channels: ['#a']\n"
+        "  b:\n    <<: *a\n    topics: [X]\n"
+    )
+    config = load_config(write_config(merged))
+    assert (config.digests["b"].topics, config.digests["b"].channels) == (["X"], ["#a"])
+
+
+def test_a_config_without_digests_is_refused(write_config: ConfigWriter) -> None:
+    """`digests: {}` would run nothing and say nothing: at least one digest, as documented."""
+    message = error_for(write_config, "articles: .\ndigests: {}\n")
+    assert message.endswith(": digests: define at least one digest")
+
+
 def test_not_yaml_or_not_a_mapping(write_config: ConfigWriter) -> None:
     """Broken YAML names the line; a list or a scalar at the top level is refused clearly."""
     assert "not valid YAML (line 2)" in error_for(write_config, "digests:\n  a: b: c\n")
@@ -348,7 +368,7 @@ def test_an_empty_topic_or_channel_name_is_an_error(
         (
             "digests: {}\ntimezon: UTC\n",
             "articles: required key is missing (or list the `sources:` to read); "
-            "timezon: unknown key (did you mean 'timezone'?)",
+            "digests: define at least one digest; timezon: unknown key (did you mean 'timezone'?)",
         ),
         ("articles: .\n", "digests: required key is missing"),
         (
@@ -397,11 +417,6 @@ def test_pick_names_unknown_digests_and_the_configured_ones(write_config: Config
     with pytest.raises(ConfigError) as caught:
         config.pick(["a", "x", "y"])
     assert str(caught.value) == "no digest called x, y (configured: b, a)"
-    empty = load_config(write_config({"articles": ".", "digests": {}}))
-    assert empty.pick() == []
-    with pytest.raises(ConfigError) as caught:
-        empty.pick(["x"])
-    assert str(caught.value) == "no digest called x (configured: none)"
 
 
 def test_passwords_in_git_and_feed_urls_are_secrets(write_config: ConfigWriter) -> None:

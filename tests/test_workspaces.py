@@ -535,7 +535,7 @@ def test_two_replicas_rotate_a_token_once(fake: FakeSlack, postgres_url: str) ->
     tokens: list[str] = []
 
     def send(ledger: Ledger) -> None:
-        workspaces = Workspaces(settings, ledger, _empty_config)
+        workspaces = Workspaces(settings, ledger, _any_config)
         barrier.wait()
         tokens.append(workspaces.installations.usable(ACME).bot_token)
 
@@ -552,10 +552,11 @@ def test_two_replicas_rotate_a_token_once(fake: FakeSlack, postgres_url: str) ->
     assert fake.tokens[tokens[0]].expires_at > time.time() + 3600
 
 
-def _empty_config() -> Any:
+def _any_config() -> Any:
     from digestbot.config.models import Config
 
-    return Config.model_validate({"articles": ".", "digests": {}})
+    digest = {"topics": ["AI"], "channels": ["#news"]}
+    return Config.model_validate({"articles": ".", "digests": {"news": digest}})
 
 
 @pytest.mark.postgres

@@ -60,13 +60,31 @@ def _resolve_folders(config: Config, base: Path) -> Config:
     return config.model_copy(update={"articles": articles, "sources": sources})
 
 
+class _UniqueKeys(YAML_LOADER):  # type: ignore[misc, valid-type]
+    """YAML as libyaml reads it, except that a key written twice in one mapping is an error:
+    YAML would keep the last one, and a digest defined twice would silently lose the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # a merge (<<) may override keys; other keys are not config keys
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is written twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 class _MappingSource(YamlConfigSettingsSource):
     """The config file as pydantic-settings reads it, refused unless it holds a mapping: a
     list or a number would otherwise crash, or a list of pairs pass as keys."""
 
     def _read_file(self, file_path: Path) -> dict[str, Any]:
         with file_path.open(encoding="utf-8") as stream:
-            data = yaml.load(stream, Loader=YAML_LOADER) or {}
+            data = yaml.load(stream, Loader=_UniqueKeys) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{file_path}: the config must be a mapping of keys")
         return data

@@ -179,6 +179,13 @@ class Config(BaseSettings):
             named[str(name)] = body
         return named
 
+    @field_validator("digests")
+    @classmethod
+    def _some_digest(cls, digests: dict[str, DigestConfig]) -> dict[str, DigestConfig]:
+        if not digests:
+            raise ValueError("define at least one digest")
+        return digests
+
     @model_validator(mode="after")
     def _known_sources(self) -> Config:
         if self.articles is not None and LEGACY_SOURCE in self.sources:
@@ -227,6 +234,6 @@ class Config(BaseSettings):
             return list(self.digests.values())
         unknown = [name for name in names if name not in self.digests]
         if unknown:
-            known = ", ".join(self.digests) or "none"
+            known = ", ".join(self.digests)
             raise ConfigError(f"no digest called {', '.join(unknown)} (configured: {known})")
         return [self.digests[name] for name in names]
