@@ -104,6 +104,22 @@ def test_a_key_written_twice_is_an_error(write_config: ConfigWriter) -> None:
     assert (config.digests["b"].topics, config.digests["b"].channels) == (["X"], ["#a"])
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("articles: ''\n", "articles: it is empty: write the articles folder, like ../seeds"),
+        (
+            "sources: {local: {folder: ' '}}\n",
+            "sources.local: `folder` is empty: write the articles folder, like ../seeds",
+        ),
+    ],
+)
+def test_an_empty_folder_is_refused(write_config: ConfigWriter, text: str, problem: str) -> None:
+    """An empty folder would read the config file's own folder: refused, naming the key."""
+    message = error_for(write_config, text + "digests: {d: {topics: [AI], channels: ['#a']}}\n")
+    assert message.endswith(f": {problem}")
+
+
 def test_a_config_without_digests_is_refused(write_config: ConfigWriter) -> None:
     """`digests: {}` would run nothing and say nothing: at least one digest, as documented."""
     message = error_for(write_config, "articles: .\ndigests: {}\n")

@@ -35,6 +35,7 @@ DEFAULT_REFRESH = timedelta(minutes=15)
 DEFAULT_TIMEOUTS = {"git": timedelta(minutes=2), "feed": timedelta(seconds=20)}
 LEGACY_SOURCE = "articles"  # `articles: PATH` is a folder source of this name
 _SOURCE_ONLY = {"git": {"branch"}, "feed": {"topics", "weight", "half_life"}}
+EMPTY_FOLDER = "{key} is empty: write the articles folder, like ../seeds"
 MISSING_ARTICLES = "articles: required key is missing (or list the `sources:` to read)"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -102,8 +103,8 @@ class SourceConfig(BaseModel):
                 raise ValueError(f"`{wrong[0]}` is only for {kind} sources")
         if self.kind == "git":
             repository_folder(self.folder)
-        if self.timeout is not None and self.timeout <= timedelta(0):
-            raise ValueError("`timeout` must be longer than 0s")
+        if self.kind == "folder" and not (self.folder or "").strip():
+            raise ValueError(EMPTY_FOLDER.format(key="`folder`"))
         return self
 
     @property
@@ -178,6 +179,13 @@ class Config(BaseSettings):
                 body = {**body, "name": str(name)}
             named[str(name)] = body
         return named
+
+    @field_validator("articles", mode="before")
+    @classmethod
+    def _some_folder(cls, articles: Any) -> Any:
+        if isinstance(articles, str) and not articles.strip():
+            raise ValueError(EMPTY_FOLDER.format(key="it"))  # it would read the config's folder
+        return articles
 
     @field_validator("digests")
     @classmethod
