@@ -11,6 +11,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -248,9 +249,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_workspaces(args: argparse.Namespace) -> int:
-    """List the workspaces the app is installed in: team, bot user, installed at, scopes and
-    the state of its token (with SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET
-    set and no SLACK_BOT_TOKEN; install more at /slack/install on `digestbot run`'s PORT).
+    """List the workspaces the app is installed in, with the state of each one's token.
+
+    Each line: team, bot user, installed at, scopes and token. For an app installed in many
+    workspaces: SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET set and no
+    SLACK_BOT_TOKEN; install it in more at /slack/install on `digestbot run`'s PORT.
 
     Example: digestbot workspaces
     """
@@ -330,20 +333,36 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Config: DIGESTBOT_CONFIG (default config/digestbot.yaml). "
         "See README.md for the config reference.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each step (INFO)")
+    _logging_options(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, handler in COMMANDS.items():
         doc = inspect.cleandoc(handler.__doc__ or "")
         sub = commands.add_parser(
             name,
-            help=doc.partition("\n")[0],
+            help=_first_sentence(doc),
             description=doc,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(handler=handler)
         ARGUMENTS.get(name, lambda _: None)(sub)
+        # After the command too (`digestbot preview -v`): unset there, they keep the first's.
+        _logging_options(sub, default=argparse.SUPPRESS)
     return parser
+
+
+def _first_sentence(doc: str) -> str:
+    """A command's summary in `digestbot --help`: the first sentence, never half of one."""
+    paragraph = " ".join(doc.partition("\n\n")[0].split())
+    return re.split(r"(?<=\.) ", paragraph, maxsplit=1)[0]
+
+
+def _logging_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks and debug logs"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="log each step (INFO)"
+    )
 
 
 def _preview_arguments(parser: argparse.ArgumentParser) -> None:

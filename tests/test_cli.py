@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,36 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
             parser.parse_args([name, "--help"])
         out = capsys.readouterr().out
         assert "Example: digestbot " + name in out, name
+
+
+def test_the_command_list_gives_each_a_whole_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    """`digestbot --help` sums each command up in a sentence that ends, not one cut mid-way."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    listing = capsys.readouterr().out.partition("COMMAND\n")[2].partition("\noptions:")[0]
+    # Each entry starts at four spaces and the command's name; its lines wrap deeper.
+    entries = re.split(r"\n(?=    \S)", listing.strip("\n"))
+    assert [entry.split()[0] for entry in entries] == list(COMMANDS)
+    for entry in entries:
+        assert entry.rstrip().endswith("."), entry
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose", "debug"),
+    [
+        (["preview"], False, False),
+        (["-v", "preview"], True, False),
+        (["preview", "-v"], True, False),
+        (["preview", "--verbose", "--debug"], True, True),
+        (["--debug", "preview", "-v"], True, True),
+    ],
+)
+def test_logging_options_go_before_or_after_the_command(
+    argv: list[str], verbose: bool, debug: bool
+) -> None:
+    """`-v` and `--debug` work on either side of the command; one side never unsets the other."""
+    args = build_parser().parse_args(argv)
+    assert (args.verbose, args.debug) == (verbose, debug)
 
 
 def test_python_m_digestbot_runs(write_config: ConfigWriter) -> None:
