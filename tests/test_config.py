@@ -554,3 +554,15 @@ def test_a_yaml_error_without_a_mark_or_a_reason_is_still_described() -> None:
     with pytest.raises(yaml.YAMLError) as caught:
         yaml.load("a: b: c", Loader=yaml.CSafeLoader)
     assert yaml_problem(caught.value) == (1, "mapping values are not allowed in this context")
+
+
+def test_a_short_dashboard_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard's login token must be 16 characters or more: a short one can be guessed
+    (and would be everywhere in ordinary words)."""
+    monkeypatch.setenv("DIGESTBOT_DASHBOARD_TOKEN", "daily")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "DIGESTBOT_DASHBOARD_TOKEN: too short to keep the dashboard closed" in str(caught.value)
+    assert "daily" not in str(caught.value)
+    monkeypatch.setenv("DIGESTBOT_DASHBOARD_TOKEN", "d" * 16)
+    assert load_settings().dashboard_token is not None

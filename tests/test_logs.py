@@ -29,3 +29,20 @@ def test_secrets_are_blanked_in_messages_arguments_and_tracebacks() -> None:
     assert secret not in text
     assert f"token={REDACTED} in call" in text and f"Slack said no to {REDACTED}" in text
     assert "level=ERROR logger=digestbot" in text
+
+
+def test_a_short_secret_is_not_blanked_inside_ordinary_words() -> None:
+    """A secret of fewer than 8 characters ("news") would blank parts of channel names and
+    titles, and the gaps would give it away: only longer ones are blanked."""
+    formatter = RedactingFormatter(["news", "passw0rd-long"])
+    record = logging.LogRecord(
+        "digestbot",
+        logging.INFO,
+        __file__,
+        1,
+        "posted channel=#ai-news with %s",
+        ("passw0rd-long",),
+        None,
+    )
+    text = formatter.format(record)
+    assert f"posted channel=#ai-news with {REDACTED}" in text

@@ -17,6 +17,7 @@ from digestbot.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/digestbot.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///digestbot.db"
+DASHBOARD_TOKEN_MIN = 16  # a login credential: a shorter one can be guessed
 # scheme://user:PASSWORD@host...: up to the last @, since a careless password holds @ or :.
 _PASSWORD = re.compile(r"^[^:/]+://[^:/@]*:(.*)@[^@]*$")
 
@@ -57,6 +58,16 @@ class Settings(BaseSettings):
         if not value or any(char.isspace() or not char.isprintable() for char in value):
             raise ValueError("must be one word without spaces or control characters")
         return SecretStr(value)
+
+    @field_validator("dashboard_token")
+    @classmethod
+    def _long_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < DASHBOARD_TOKEN_MIN:
+            raise ValueError(
+                f"too short to keep the dashboard closed: use {DASHBOARD_TOKEN_MIN} characters "
+                "or more (`openssl rand -hex 16` makes one)"
+            )
+        return token
 
     @field_validator("database_url")
     @classmethod
