@@ -293,6 +293,13 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _channel(text: str) -> str:
+    name = text.strip()
+    if not name or any(char.isspace() for char in name):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a channel name or ID")
+    return name
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
@@ -390,6 +397,7 @@ def _send_arguments(parser: argparse.ArgumentParser) -> None:
         "--channel",
         action="append",
         default=[],
+        type=_channel,
         metavar="C",
         help="post to this channel instead of the configured ones (repeatable)",
     )

@@ -238,3 +238,14 @@ def test_a_wrong_as_of_is_a_usage_error(
     assert result.code == 2
     assert f"error: argument --as-of: {reason}" in result.err
     assert "unexpected" not in result.err
+
+
+@pytest.mark.parametrize("channel", ["", "  ", "#a b"])
+def test_a_channel_that_cannot_be_one_is_a_usage_error(
+    write_config: ConfigWriter, cli, channel: str
+) -> None:
+    """`send --channel` refuses what the config refuses, before asking Slack."""
+    write_config()
+    result = cli("send", "--dry-run", "--channel", channel)
+    assert result.code == 2
+    assert f"error: argument --channel: {channel!r} is not a channel name or ID" in result.err
