@@ -76,7 +76,7 @@ def test_catch_up_posts_once_and_not_again_after_restart(
     start_bot: StartBot, slack: FakeSlack, write_config: ConfigWriter, articles: Path
 ) -> None:
     """A run whose time passed 3 minutes before start is delivered at start, once."""
-    write_config(digest_config(articles))
+    write_config(digest_config(articles, catch_up="1h"))
     first = start_bot()
     assert slack.wait_for_posts(1, timeout=10)
     first.shutdown()
@@ -224,7 +224,7 @@ def test_catch_up_in_a_real_process_and_a_dry_run_without_token(
     """A run missed 3 minutes ago posts once at start, not after a restart; no token: dry run."""
     with FakeSlack() as fake:
         fake.add_channel("ai-news")
-        path = write_config(digest_config(articles, schedule=minutes_ago(3)))
+        path = write_config(digest_config(articles, schedule=minutes_ago(3), catch_up="1h"))
         first = BotProcess(process_env(fake, path))
         assert first.wait_for_line("status='delivered'"), first.err
         assert first.stop()[0] == 0
@@ -251,7 +251,8 @@ def test_three_replicas_on_postgres_deliver_each_channel_once(
         channels = [f"#c{n}" for n in range(8)]
         for channel in channels:
             fake.add_channel(channel[1:])
-        path = write_config(digest_config(articles, schedule=minutes_ago(2), channels=channels))
+        config = digest_config(articles, schedule=minutes_ago(2), catch_up="1h", channels=channels)
+        path = write_config(config)
         env = process_env(fake, path, DIGESTBOT_DATABASE_URL=postgres_url)
         bots = [BotProcess(env) for _ in range(3)]
         try:

@@ -80,12 +80,13 @@ Serve = Callable[..., Site]
 
 
 def seeds_config(articles: Path, **extra: Any) -> dict[str, Any]:
-    """The seeds in one digest for #ai-news and #general, daily at 09:00 UTC."""
+    """The seeds in one digest for #ai-news and #general, daily at 09:00 UTC, not caught up."""
     digest = {
         "title": "AI daily",
         "topics": ["AI"],
         "channels": ["#ai-news", "#general"],
         "schedule": "0 9 * * *",
+        "catch_up": "0s",  # started just after 09:00, the bot would post the run it missed
     }
     return {"articles": str(articles), "digests": {"ai": digest}, **extra}
 
@@ -97,6 +98,7 @@ def azure_config(corpus: Path) -> dict[str, Any]:
         "topics": ["AI", "Security", "Databases"],
         "channels": ["#azure"],
         "schedule": "0 8 * * mon",
+        "catch_up": "0s",  # started on a Monday just after 08:00, it would post the week's run
         "top": 3,
     }
     return {"sources": {"azure": {"folder": str(corpus / "azure")}}, "digests": {"azure": digest}}
