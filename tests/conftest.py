@@ -174,6 +174,19 @@ def hurried(monkeypatch: pytest.MonkeyPatch) -> HurriedClock:
     return clock
 
 
+STARTED: list[subprocess.Popen[str]] = []  # every bot process of this worker, for the end
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_bot_outlives_the_run() -> Iterator[None]:
+    """A test that fails before stopping its bot leaves it running: the run's end kills it."""
+    yield
+    for process in STARTED:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 class BotProcess:
     """`python -m digestbot ARGS` in a child process, its stderr read line by line as it comes
     (optionally under libfaketime, its clock starting at `clock_at`)."""
@@ -196,6 +209,7 @@ class BotProcess:
         self.process = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
+        STARTED.append(self.process)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
