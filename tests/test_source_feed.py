@@ -355,6 +355,27 @@ def test_dates_default_to_first_seen_and_never_lie_ahead(
     assert dates == {"Undated": NOW, "Future": NOW}
 
 
+def test_dates_no_calendar_holds_are_no_dates(
+    server: FeedServer, make_source: Maker, clock: FakeClock
+) -> None:
+    """ "0000-00-00" and years past the calendar are no dates (the entry is dated when first
+    seen, the rest of the feed unharmed); a real date before 1000 keeps its four digits."""
+    atom = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>Z</title><id>urn:z</id>'
+        "<entry><title>Zero</title><id>urn:z:1</id><link href='https://x.example/z'/>"
+        "<updated>0000-00-00T00:00:00Z</updated></entry>"
+        "<entry><title>Last</title><id>urn:z:2</id><link href='https://x.example/l'/>"
+        "<updated>9999-12-31T23:59:59Z</updated></entry>"
+        "<entry><title>Old</title><id>urn:z:3</id><link href='https://x.example/o'/>"
+        "<updated>0999-01-01T00:00:00Z</updated></entry></feed>"
+    )
+    server.serve("/feed.xml", atom)
+    source = make_source()
+    assert source.refresh().new == 3
+    dates = {title: article.published_at for title, article in by_title(source).items()}
+    assert dates == {"Zero": NOW, "Last": NOW, "Old": datetime(999, 1, 1, tzinfo=UTC)}
+
+
 # Conditional GET and the request
 
 
@@ -494,6 +515,10 @@ FAILURES = {
         "sent more than 10 MB",
     ),
     "gzip-bomb": (gzip_bomb, "sent more than 10 MB"),
+    "parser-crash": (  # feedparser's own reader fails on a lone UTF-16 half
+        lambda s: s.serve("/feed.xml", rss(item("s1", "bad &#xD800; half"))),
+        "could not be read (UnicodeEncodeError",
+    ),
     "corrupt-gzip": (
         lambda s: s.serve("/feed.xml", b"not gzip at all", headers={"Content-Encoding": "gzip"}),
         "sent a corrupt compressed body",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from urllib.parse import urljoin, urlsplit
 
 import yaml
 
+from digestbot.clock import showable
+
 EXCERPT_CHARS = 1000  # Smartable's excerpts are a few sentences; feeds may carry whole posts
 HEAT = 100  # nominal: feed entries are ranked by their age at run time, not by this
 # Tags whose end separates words: "<p>one</p><p>two</p>" reads "one two", not "onetwo".
@@ -29,6 +32,7 @@ _BLOCKS = """address article aside blockquote br dd div dl dt figcaption figure 
 h4 h5 h6 header hr img li main nav ol p pre section table td th tr ul"""
 _BREAKS = frozenset(_BLOCKS.split())
 _HIDDEN = frozenset({"script", "style"})
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # safe_dump's dumper, in C when libyaml is there: the same output, seven times faster.
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -60,7 +64,9 @@ class FeedEntry:
             front["webUrl"] = self.url
         if self.excerpt:
             front["excerpt"] = self.excerpt
-        front["publishedDateTime"] = published.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # isoformat, not strftime: a year before 1000 keeps its four digits (0999).
+        moment = published.astimezone(UTC).isoformat(timespec="seconds")
+        front["publishedDateTime"] = moment.replace("+00:00", "Z")
         front.update(type="article", heat=HEAT, published=True, provider={"name": self.provider})
         if self.topics:
             front["topics"] = list(self.topics)
@@ -108,15 +114,20 @@ def _entry(raw: Mapping[str, Any], base: str, provider: str, topics: Sequence[st
     title = _text(raw, "title") or _shortened(excerpt, 120) or url or "(untitled)"
     image = _image(raw)
     return FeedEntry(
-        identity=_identity(raw, link, title, excerpt),
-        title=title,
-        url=url,
-        excerpt=excerpt,
+        identity=_whole(_identity(raw, link, title, excerpt)),
+        title=_whole(title),
+        url=_whole(url),
+        excerpt=_whole(excerpt),
         published=_published(raw),
-        topics=_topics(raw, topics),
-        image=urljoin(base, image) if image else None,
-        provider=provider,
+        topics=tuple(map(_whole, _topics(raw, topics))),
+        image=_whole(urljoin(base, image)) if image else None,
+        provider=_whole(provider),
     )
+
+
+def _whole(text: str) -> str:
+    """Text without halves of UTF-16 pairs (`&#xD800;` in a feed), which no file can hold."""
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def _identity(raw: Mapping[str, Any], link: str, title: str, excerpt: str) -> str:
@@ -147,8 +158,11 @@ def _published(raw: Mapping[str, Any]) -> datetime | None:
     moment: time.struct_time | None = raw.get("published_parsed") or raw.get("updated_parsed")
     if moment is None:
         return None
-    # feedparser gives UTC struct_times; timegm reads them as such.
-    return datetime.fromtimestamp(calendar.timegm(moment), UTC)
+    try:  # feedparser gives UTC struct_times; timegm reads them as such
+        published = datetime.fromtimestamp(calendar.timegm(moment), UTC)
+    except (ValueError, OverflowError):  # "0000-00-00", a common broken date: none given
+        return None
+    return published if showable(published) else None
 
 
 def _topics(raw: Mapping[str, Any], configured: Sequence[str]) -> tuple[str, ...]:

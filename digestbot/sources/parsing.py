@@ -73,6 +73,13 @@ def side_by_side(feeds: int) -> Iterator[None]:
 
 
 def _parse(body: bytes, headers: dict[str, str], base: str, topics: tuple[str, ...]) -> Parsed:
+    try:
+        return _read(body, headers, base, topics)
+    except Exception as error:  # a hostile feed may trip any parser's bug: the feed fails, named
+        return Parsed([], f"could not be read ({type(error).__name__}: {error})")
+
+
+def _read(body: bytes, headers: dict[str, str], base: str, topics: tuple[str, ...]) -> Parsed:
     # A BytesIO, not the bytes: feedparser reads a bytes "string" naming a file as that file.
     parsed = feedparser.parse(
         io.BytesIO(body),
