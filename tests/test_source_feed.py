@@ -19,8 +19,8 @@ from feedserver import FeedServer
 from digestbot import __version__
 from digestbot.articles import Article, Entry, read_article, read_entry
 from digestbot.errors import SourceError
+from digestbot.sources import entries, parsing
 from digestbot.sources import feed as feed_module
-from digestbot.sources import parsing
 from digestbot.sources.base import Change
 from digestbot.sources.feed import FeedSource
 
@@ -764,3 +764,25 @@ def test_redirect_does_not_carry_credentials(server: FeedServer, make_source: Ma
     make_source(url=server.url("/old.xml", userinfo="reader:s3cret")).refresh()
     assert "Authorization" in server.requests_to("/old.xml")[0].headers
     assert "Authorization" not in server.requests_to("/feed.xml")[0].headers
+
+
+def test_a_run_of_lone_angle_brackets_is_text_not_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`<a <a <a ...` (a hostile summary) reads as the text it is, and no `<` in it is tried as
+    a tag: Python's HTMLParser retries each one against the rest, quadratic in the length."""
+    tried: list[int] = []
+    parse_starttag = entries._TextOf.parse_starttag
+
+    def counting(self: entries._TextOf, i: int) -> int:
+        tried.append(i)
+        return parse_starttag(self, i)
+
+    monkeypatch.setattr(entries._TextOf, "parse_starttag", counting)
+    assert entries.strip_html("<a " * 2000 + "<b>bold</b>") == "<a " * 1999 + "<a bold"
+    assert len(tried) == 1  # <b> only
+    assert entries.strip_html("x <3 y, 1 < 2 > 0 <p>end") == "x <3 y, 1 < 2 > 0 end"
+
+
+def test_only_the_beginning_of_a_huge_summary_is_read() -> None:
+    """An excerpt is short: a summary of megabytes is read for its first characters only."""
+    huge = "<p>" + "word " * 1_000_000 + "</p>"
+    assert len(entries.strip_html(huge)) < entries.HTML_READ

@@ -33,6 +33,8 @@ h4 h5 h6 header hr img li main nav ol p pre section table td th tr ul"""
 _BREAKS = frozenset(_BLOCKS.split())
 _HIDDEN = frozenset({"script", "style"})
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_LONE_LT = re.compile(r"<(?=[^<>]*(?:<|$))")
+HTML_READ = 100_000  # characters of a summary read for its text: excerpts are 1,000
 # safe_dump's dumper, in C when libyaml is there: the same output, seven times faster.
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -205,9 +207,14 @@ def _domain(*urls: str | None) -> str:
 
 
 def strip_html(fragment: str) -> str:
-    """The text of an HTML fragment: tags dropped, entities decoded, whitespace squeezed."""
+    """The text of an HTML fragment: tags dropped, entities decoded, whitespace squeezed.
+
+    Only its beginning is read (an excerpt is short), and a `<` that cannot open a tag (the
+    next angle bracket is another `<`) is text: Python's HTMLParser takes quadratic time over
+    a run of them (`<a <a <a ...`: 60 KB of them took half a minute).
+    """
     parser = _TextOf()
-    parser.feed(fragment)
+    parser.feed(_LONE_LT.sub("&lt;", fragment[:HTML_READ]))
     parser.close()
     return _squeezed("".join(parser.parts))
 
