@@ -308,6 +308,7 @@ def test_a_password_in_a_source_url_never_shows(write_config: ConfigWriter, cli)
         ("git", "https://bot:GIT/PW5@example.com/ai.git"),
         ("feed", "http://bot:FEED?PW6@example.com/feed.xml"),
         ("feed", "http://bot:FEED#PW6@example.com/feed.xml"),
+        ("git", "https://bot:GIT PW5@example.com/ai.git"),
     ],
 )
 def test_a_password_that_would_end_the_host_is_refused_unseen(
@@ -318,7 +319,7 @@ def test_a_password_that_would_end_the_host_is_refused_unseen(
     write_config(with_sources({"ai": {kind: url}}))
     result = cli("check")
     assert result.code == 1
-    assert f"sources.ai.{kind}: a http" in result.err and "percent-encoded" in result.err
+    assert f"sources.ai.{kind}: a http" in result.err and "percent-encoded (%" in result.err
     assert "PW5" not in result.out + result.err and "PW6" not in result.out + result.err
 
 

@@ -96,9 +96,12 @@ def _check_names(values: object) -> object:
 
 
 def check_credentials(url: str | None) -> str | None:
-    """A URL whose password would not be recognised as one (so not blanked out): a `/`, `?`
-    or `#` in it ends the host part early, where `user:pa` reads as a host and a port."""
+    """Refuse a URL whose password would not be recognised as one (so not blanked out): a
+    blank in it, or a `/`, `?` or `#`, which ends the host part early (`user:pa` reads as a
+    host and a port). The URL is not quoted: it may hold the password."""
     scheme, found, rest = (url or "").partition("://")
+    if found and any(char.isspace() for char in rest):
+        raise ValueError(f"a {scheme}:// URL cannot hold a blank: write it percent-encoded (%20)")
     host = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if not found or "@" in host or "@" not in rest:
         return url
