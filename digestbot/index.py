@@ -178,7 +178,9 @@ class ArticleIndex:
                         if item.name.startswith("."):
                             continue
                         name = item.path[len(root) + 1 :].replace(os.sep, "/")
-                        if item.is_dir(follow_symlinks=False):
+                        if not _is_utf8(name):  # the index, and any message, could not hold it
+                            yield _shown(name), (0, 0), "its name is not UTF-8 text: rename it"
+                        elif item.is_dir(follow_symlinks=False):
                             stack.append(item.path)
                         elif item.is_symlink():
                             yield from _link(item, name, inside)
@@ -264,6 +266,19 @@ class ArticleIndex:
             self._db.execute(
                 "UPDATE articles SET error = ?, display = NULL WHERE path = ?", (reason, path)
             )
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name from the file system was UTF-8 (Python keeps other bytes as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _link(item: os.DirEntry[str], name: str, inside: str) -> Iterator[tuple[str, Stamp, str]]:

@@ -238,3 +238,19 @@ def test_a_digest_reads_only_its_sources_and_feed_entries_rank_by_age(
         assert order(published + timedelta(hours=2))[0] == "local/000_5d341ca81f4b44a3.txt"
         [only] = library.topics(Rule(["AI"], 5), published, sources=["blog"])
         assert [article.key for article in only.articles] == ["blog/entry.md"]
+
+
+def test_a_name_that_is_not_utf8_is_skipped_by_name(index: ArticleIndex, articles: Path) -> None:
+    """A file (or folder) whose name is not UTF-8 is skipped, shown with U+FFFD where its
+    bytes are not text; the other articles are read."""
+    root = os.fsencode(articles)
+    with open(os.path.join(root, b"bad\xff.md"), "wb") as file:
+        file.write(b"---\ntitle: Latin-1 name\n---\n")
+    os.mkdir(os.path.join(root, b"dir\xfe"))
+    snapshot = index.refresh()
+    assert {(item.path, item.reason) for item in snapshot.skipped} == {
+        ("bad\ufffd.md", "its name is not UTF-8 text: rename it"),
+        ("dir\ufffd", "its name is not UTF-8 text: rename it"),
+    }
+    assert [entry.title[:4] for entry in snapshot.entries] == ["Sony"]
+    assert index.refresh().parsed == 0
