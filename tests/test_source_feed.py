@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import logging
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -786,3 +787,18 @@ def test_only_the_beginning_of_a_huge_summary_is_read() -> None:
     """An excerpt is short: a summary of megabytes is read for its first characters only."""
     huge = "<p>" + "word " * 1_000_000 + "</p>"
     assert len(entries.strip_html(huge)) < entries.HTML_READ
+
+
+def test_a_copy_removed_by_hand_is_made_again(server: FeedServer, make_source: Maker) -> None:
+    """A cache cleaned by hand (the copies gone, the state kept): the next refresh asks for
+    the whole feed, not a 304, and makes a copy of every entry again."""
+    server.serve("/feed.xml", RSS_20, headers={"ETag": '"v1"'})
+    source = make_source()
+    source.refresh()
+    copy = source.current()
+    assert copy is not None
+    shutil.rmtree(copy.folder.parent)
+    assert source.current() is None
+    change = source.refresh()
+    assert not change.not_modified and change.new + change.changed == len(read_copy(source)) > 0
+    assert "If-None-Match" not in server.requests[-1].headers

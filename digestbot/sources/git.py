@@ -101,7 +101,7 @@ class GitSource:
     def current(self) -> Copy | None:
         """The last published copy: a snapshot of the folder and its commit."""
         snapshot = self._snapshots.current()
-        if snapshot is None or not snapshot.is_dir():
+        if snapshot is None:
             return None
         label = snapshot.name.rpartition("-")[0]
         revision = next((c for c in self._revisions() if c[:12] == label), "")

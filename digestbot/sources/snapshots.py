@@ -29,18 +29,20 @@ class Snapshots:
         self.link = home / "current"
 
     def current(self) -> Path | None:
-        """The current snapshot's folder (resolved: later publishing does not move it)."""
+        """The current snapshot's folder (resolved: later publishing does not move it); None
+        when there is none, or when it is gone (a cache cleaned by hand): a refresh makes one."""
         try:
-            return self.folder / os.readlink(self.link)
+            folder = self.folder / os.readlink(self.link)
         except OSError:
             return None
+        return folder if folder.is_dir() else None
 
     def publish(self, fill: Callable[[Path], None], label: str) -> Path:
         """A new snapshot: the current one's files, changed by `fill`, made current at once."""
 
         def stage(staging: Path) -> None:
             current = self.current()
-            if current is not None and current.is_dir():
+            if current is not None:
                 _link_tree(current, staging)
             else:
                 staging.mkdir()
