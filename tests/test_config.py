@@ -567,3 +567,21 @@ def test_a_short_dashboard_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> 
     assert "daily" not in str(caught.value)
     monkeypatch.setenv("DIGESTBOT_DASHBOARD_TOKEN", "d" * 16)
     assert load_settings().dashboard_token is not None
+
+
+def test_a_local_git_path_is_relative_to_the_config_file(write_config: ConfigWriter) -> None:
+    """`git: ../remote.git` is beside the config file, as every path in it, not in the cache
+    where git runs; URLs and `host:path` are git's to read."""
+    locations = {
+        "rel": "../remote.git",
+        "abs": "/srv/remote.git",
+        "url": "https://example.com/ai.git",
+        "scp": "git@github.com:SmartableAI/ai.git",
+        "file": "file:///srv/remote.git",
+    }
+    path = write_config(with_sources({name: {"git": git} for name, git in locations.items()}))
+    sources = load_config(path).sources
+    assert sources["rel"].git == str(path.parent.parent / "remote.git")
+    assert {name: sources[name].git for name in locations if name != "rel"} == {
+        name: git for name, git in locations.items() if name != "rel"
+    }

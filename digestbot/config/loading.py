@@ -51,13 +51,24 @@ def _resolve_folders(config: Config, base: Path) -> Config:
     articles = config.articles
     if articles is not None and not articles.is_absolute():
         articles = (base / articles).resolve()
-    sources = {
-        name: source.model_copy(update={"folder": str((base / source.folder).resolve())})
-        if source.kind == "folder" and source.folder is not None
-        else source
-        for name, source in config.sources.items()
-    }
+    sources = {name: _resolve_source(source, base) for name, source in config.sources.items()}
     return config.model_copy(update={"articles": articles, "sources": sources})
+
+
+def _resolve_source(source: SourceConfig, base: Path) -> SourceConfig:
+    if source.kind == "folder" and source.folder is not None:
+        return source.model_copy(update={"folder": str((base / source.folder).resolve())})
+    if source.git is not None and _local_path(source.git):  # git itself runs in the cache
+        return source.model_copy(update={"git": str((base / source.git).resolve())})
+    return source
+
+
+def _local_path(location: str) -> bool:
+    """git's rule: `scheme://` is a URL, and `host:path` has a colon before any slash."""
+    if "://" in location:
+        return False
+    colon, slash = location.find(":"), location.find("/")
+    return colon < 0 or 0 <= slash < colon
 
 
 class _UniqueKeys(YAML_LOADER):  # type: ignore[misc, valid-type]
