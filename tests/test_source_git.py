@@ -440,3 +440,14 @@ def test_replay_a_real_day(diablo4: Path, home: Path) -> None:
     renewed |= set(after) - set(before)
     assert renewed == {path for path, kind in status.items() if kind in "AM"}
     assert set(before) - set(after) == {path for path, kind in status.items() if kind == "D"}
+
+
+def test_without_git_the_first_copy_says_so(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No git on PATH before the first copy: the reason is that, not a disk error about a
+    marker file in a repository that was never made."""
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(SourceError) as failure:
+        source("https://example.com/d4.git", home).refresh()
+    assert failure.value.reason.endswith("git is not installed (not on PATH)")

@@ -135,7 +135,8 @@ class GitSource:
         try:
             followed = self._follow(git, checkouts)
         except GitFailure as failure:
-            if failure.tree_intact:
+            # Before the first clone there is no tree to vouch for (nor room for the marker).
+            if failure.tree_intact and self._marker().parent.is_dir():
                 self._mark_consistent(checkouts or 0)
             raise
         self._mark_consistent(followed.checkouts)
