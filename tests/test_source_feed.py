@@ -7,6 +7,7 @@ import gzip
 import logging
 import shutil
 import socket
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -454,6 +455,17 @@ def test_gzip_answer_is_read(server: FeedServer, make_source: Maker) -> None:
     source = make_source()
     assert source.refresh().new == 4
     assert server.requests_to("/feed.xml")[0].headers["Accept-Encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["zlib", "raw"])
+def test_deflate_answer_is_read_with_or_without_its_zlib_header(
+    server: FeedServer, make_source: Maker, wrapped: bool
+) -> None:
+    """`Content-Encoding: deflate` is zlib data by the book; some servers send raw deflate."""
+    packer = zlib.compressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+    body = packer.compress(RSS_20.encode()) + packer.flush()
+    server.serve("/feed.xml", body, headers={"Content-Encoding": "deflate"})
+    assert make_source().refresh().new == 4
 
 
 def test_redirect_is_followed(server: FeedServer, make_source: Maker) -> None:

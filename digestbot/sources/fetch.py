@@ -21,6 +21,7 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from digestbot import __version__
@@ -153,16 +154,18 @@ class _Body:
     """Bytes as they come, inflated when compressed, never more than MAX_BYTES of them."""
 
     def __init__(self, encoding: str) -> None:
-        # 32 + MAX_WBITS reads a gzip or a zlib header, whichever comes.
-        compressed = encoding.strip().lower() in ("gzip", "x-gzip", "deflate")
-        self._inflater = zlib.decompressobj(32 + zlib.MAX_WBITS) if compressed else None
+        self._encoding = encoding.strip().lower()
+        self._compressed = self._encoding in ("gzip", "x-gzip", "deflate")
+        self._inflater: Any = None  # made at the first bytes, which say how they are packed
         self._parts: list[bytes] = []
         self._size = 0
 
     def add(self, chunk: bytes) -> None:
-        if self._inflater is None:
+        if not self._compressed:
             self._keep(chunk)
             return
+        if self._inflater is None:
+            self._inflater = zlib.decompressobj(_window(self._encoding, chunk))
         try:
             while chunk:
                 # Bounded output: a small compressed bomb cannot fill the memory.
@@ -181,6 +184,14 @@ class _Body:
         if self._size > MAX_BYTES:
             raise FetchFailure(_too_large())
         self._parts.append(data)
+
+
+def _window(encoding: str, start: bytes) -> int:
+    """How to inflate a body starting so: after a gzip or zlib header (32 + MAX_WBITS reads
+    either), or, for `deflate` without its zlib header, raw as some servers send it."""
+    zlib_header = len(start) >= 2 and start[0] & 0x0F == 8 and int.from_bytes(start[:2]) % 31 == 0
+    raw = encoding == "deflate" and not zlib_header
+    return -zlib.MAX_WBITS if raw else 32 + zlib.MAX_WBITS
 
 
 def _too_large() -> str:
