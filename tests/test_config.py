@@ -96,6 +96,9 @@ def test_a_key_written_twice_is_an_error(write_config: ConfigWriter) -> None:
     twice = "digests:\n  d:\n    topics: [AI]\n    channels: ['#a']\n  d:\n    topics: [X]\n"
     message = error_for(write_config, "articles: .\n" + twice)
     assert message.endswith("not valid YAML (line 6): 'd' is written twice in one mapping")
+    after_a_merge = "x: &x {a: 1}\ny:\n  <<: *x\n  b: 1\n  b: 2\n"
+    message = error_for(write_config, after_a_merge)
+    assert message.endswith("not valid YAML (line 5): 'b' is written twice in one mapping")
     merged = (
         "articles: .\ndigests:\n  a: &a\n    topics: [AI]\n    channels: ['#a']\n"
         "  b:\n    <<: *a\n    topics: [X]\n"
@@ -196,7 +199,12 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(
     ("text", "delta"),
-    [("2d", timedelta(days=2)), ("36h", timedelta(hours=36)), ("1w 2d", timedelta(days=9))],
+    [
+        ("2d", timedelta(days=2)),
+        ("36h", timedelta(hours=36)),
+        ("1w 2d", timedelta(days=9)),
+        ("36500d", timedelta(days=36_500)),  # the longest: 100 years
+    ],
 )
 def test_parse_duration(text: str, delta: timedelta) -> None:
     """Durations combine units."""
@@ -309,6 +317,8 @@ def test_a_password_in_a_source_url_never_shows(write_config: ConfigWriter, cli)
         ("feed", "http://bot:FEED?PW6@example.com/feed.xml"),
         ("feed", "http://bot:FEED#PW6@example.com/feed.xml"),
         ("git", "https://bot:GIT PW5@example.com/ai.git"),
+        ("git", "https://bot:PW6:8080/x@example.com/ai.git"),
+        ("feed", "http://bot:PW5/x@example.com/feed?next=http://example.org/"),
     ],
 )
 def test_a_password_that_would_end_the_host_is_refused_unseen(
@@ -319,14 +329,32 @@ def test_a_password_that_would_end_the_host_is_refused_unseen(
     write_config(with_sources({"ai": {kind: url}}))
     result = cli("check")
     assert result.code == 1
-    assert f"sources.ai.{kind}: a http" in result.err and "percent-encoded (%" in result.err
+    scheme = url.partition("://")[0]
+    reason = (
+        f"a {scheme}:// URL cannot hold a blank: write it percent-encoded (%20)"
+        if " " in url
+        else f"a {scheme}:// URL whose password holds '/', '?' or '#': write them "
+        "percent-encoded (%2F, %3F, %23)"
+    )
+    assert f"sources.ai.{kind}: {reason}" in result.err
     assert "PW5" not in result.out + result.err and "PW6" not in result.out + result.err
 
 
-def test_an_at_sign_in_a_feed_path_is_no_password(write_config: ConfigWriter) -> None:
-    """`https://medium.com/feed/@someone` has no credentials: it loads as written."""
-    config = load_config(write_config(with_sources({"m": {"feed": "https://medium.com/feed/@a"}})))
-    assert config.sources["m"].feed == "https://medium.com/feed/@a"
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://medium.com/feed/@a",
+        "https://example.com:8443/feed/@a",
+        "https://[::1]/feed/@a",
+        "https://[::1]:8443/feed/@a",
+        "https://example.com:/feed/@a",
+    ],
+)
+def test_an_at_sign_in_a_feed_path_is_no_password(write_config: ConfigWriter, url: str) -> None:
+    """`https://medium.com/feed/@someone` has no credentials: it loads as written, whatever
+    the host and port before it."""
+    config = load_config(write_config(with_sources({"m": {"feed": url}})))
+    assert config.sources["m"].feed == url
 
 
 def test_a_typo_under_slash_is_an_error_naming_the_key(write_config: ConfigWriter) -> None:
@@ -571,17 +599,28 @@ def test_a_short_dashboard_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_a_local_git_path_is_relative_to_the_config_file(write_config: ConfigWriter) -> None:
     """`git: ../remote.git` is beside the config file, as every path in it, not in the cache
-    where git runs; URLs and `host:path` are git's to read."""
-    locations = {
-        "rel": "../remote.git",
+    where git runs; URLs and `host:path` (a colon before any slash) are git's to read."""
+    relative = {"rel": "../remote.git", "dot": "./a:b/c.git", "up": "/srv/../srv/x:y.git"}
+    kept = {
         "abs": "/srv/remote.git",
+        "odd": ":path",
+        "colon": "/srv/with:colon.git",
         "url": "https://example.com/ai.git",
-        "scp": "git@github.com:SmartableAI/ai.git",
         "file": "file:///srv/remote.git",
+        "scp": "git@github.com:SmartableAI/ai.git",
+        "scp2": "host:dir/with:colon.git",
     }
+    locations = {**relative, **kept}
     path = write_config(with_sources({name: {"git": git} for name, git in locations.items()}))
     sources = load_config(path).sources
     assert sources["rel"].git == str(path.parent.parent / "remote.git")
-    assert {name: sources[name].git for name in locations if name != "rel"} == {
-        name: git for name, git in locations.items() if name != "rel"
-    }
+    assert sources["dot"].git == str(path.parent / "a:b" / "c.git")
+    assert sources["up"].git == "/srv/x:y.git"
+    assert {name: sources[name].git for name in kept} == kept
+
+
+def test_a_short_half_life_is_still_one(write_config: ConfigWriter) -> None:
+    """Only 0s is refused: a second or an hour is a half-life, however quick the decay."""
+    for half_life in ("1s", "12h"):
+        path = write_config(with_sources({"ai": {"feed": "x", "half_life": half_life}}))
+        assert load_config(path).sources["ai"].half_life == parse_duration(half_life)

@@ -64,9 +64,7 @@ def _resolve_source(source: SourceConfig, base: Path) -> SourceConfig:
 
 
 def _local_path(location: str) -> bool:
-    """git's rule: `scheme://` is a URL, and `host:path` has a colon before any slash."""
-    if "://" in location:
-        return False
+    """git's rule: a colon before any slash makes a URL (`https://`) or `host:path`."""
     colon, slash = location.find(":"), location.find("/")
     return colon < 0 or 0 <= slash < colon
 

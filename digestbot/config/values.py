@@ -99,14 +99,18 @@ def check_credentials(url: str | None) -> str | None:
     """Refuse a URL whose password would not be recognised as one (so not blanked out): a
     blank in it, or a `/`, `?` or `#`, which ends the host part early (`user:pa` reads as a
     host and a port). The URL is not quoted: it may hold the password."""
-    scheme, found, rest = (url or "").partition("://")
-    if found and any(char.isspace() for char in rest):
+    if url is None:
+        return None
+    scheme, found, rest = url.partition("://")
+    if not found:
+        return url
+    if any(char.isspace() for char in rest):
         raise ValueError(f"a {scheme}:// URL cannot hold a blank: write it percent-encoded (%20)")
     host = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if not found or "@" in host or "@" not in rest:
+    if "@" in host or "@" not in rest:
         return url
-    _, colon, port = host.rsplit("]", 1)[-1].rpartition(":")  # past an IPv6 address's brackets
-    if colon and port and not port.isdigit():
+    port = host.rpartition("]")[2].partition(":")[2]  # past an IPv6 address's brackets
+    if port and not port.isdigit():
         raise ValueError(
             f"a {scheme}:// URL whose password holds '/', '?' or '#': write them "
             "percent-encoded (%2F, %3F, %23)"
