@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +27,9 @@ POOL_FROM = 4
 # feedparser's complaints about a feed that is otherwise fine.
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
+# `&#55296;`, `&#x110000;`: references to no character, which XML forbids. One makes the
+# strict parser give up and feedparser's loose one fail on the whole feed.
+_CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
 _pool: ProcessPoolExecutor | None = None
 _users = 0
 _guard = threading.Lock()
@@ -79,10 +83,19 @@ def _parse(body: bytes, headers: dict[str, str], base: str, topics: tuple[str, .
         return Parsed([], f"could not be read ({type(error).__name__}: {error})")
 
 
+def _no_character_made_up(reference: re.Match[bytes]) -> bytes:
+    """A reference to no character (a UTF-16 half, past U+10FFFF, NUL) as U+FFFD instead."""
+    hexadecimal, decimal = reference.groups()
+    code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+        return reference.group()
+    return b"&#xFFFD;"
+
+
 def _read(body: bytes, headers: dict[str, str], base: str, topics: tuple[str, ...]) -> Parsed:
     # A BytesIO, not the bytes: feedparser reads a bytes "string" naming a file as that file.
     parsed = feedparser.parse(
-        io.BytesIO(body),
+        io.BytesIO(_CHARACTER_REFERENCE.sub(_no_character_made_up, body)),
         response_headers=headers,
         # `entries` strips the HTML and resolves links itself: feedparser need not.
         sanitize_html=False,
