@@ -624,3 +624,16 @@ def test_a_short_half_life_is_still_one(write_config: ConfigWriter) -> None:
     for half_life in ("1s", "12h"):
         path = write_config(with_sources({"ai": {"feed": "x", "half_life": half_life}}))
         assert load_config(path).sources["ai"].half_life == parse_duration(half_life)
+
+
+def test_a_credential_in_a_feed_query_never_shows(write_config: ConfigWriter, cli) -> None:
+    """A private feed's address often carries its key in the query (`?api_key=...`): shown
+    as `api_key=***` in `check` and `status`, and its value blanked in errors. Parameters
+    that only contain such a word (`keyword`, `monkey`) are left as they are."""
+    secret = "s3cret-feed-key-0123"
+    url = f"http://127.0.0.1:9/rss?keyword=ai&monkey=x&api_key={secret}"
+    write_config(with_sources({"ai": {"feed": url}}))
+    for command in ("check", "status", "refresh"):
+        result = cli(command)
+        assert secret not in result.out + result.err, command
+    assert "http://127.0.0.1:9/rss?keyword=ai&monkey=x&api_key=***" in cli("status").out

@@ -20,6 +20,13 @@ _SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 # Longer is "forever" for news, and keeps every date computed with it within the calendar.
 LONGEST = timedelta(days=36_500)
 _CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#\s]*)@")
+# A query parameter named as a credential (token, api_key, apikey, access_token, secret, ...):
+# the word whole, or after a `_` or `-` (so `keyword` and `monkey` are not).
+_QUERY_SECRET = re.compile(
+    r"([?&;](?:[\w.-]*[_-])?(?:token|key|apikey|secret|password|passwd|pwd|auth|sig|signature)=)"
+    r"([^&#\s'\"<>]+)",
+    re.IGNORECASE,
+)
 _SIZE = re.compile(r"(\d+)\s*(b|kb|mb|gb)?", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 DEFAULT_FRONT_MATTER_LIMIT = 1024**2  # bytes: the largest real front matter is ~142 KB
@@ -138,20 +145,22 @@ def repository_folder(folder: str | None) -> str:
 
 def redact_url(text: str) -> str:
     """`text` (a URL, or a message quoting URLs) without their credentials: `user:***@` for a
-    password, `***@` for a token standing alone."""
-    return _CREDENTIALS.sub(_redacted, text)
+    password, `***@` for a token standing alone, `api_key=***` for a query parameter named
+    like a credential (a private feed's address often carries one)."""
+    return _QUERY_SECRET.sub(rf"\1{REDACTED}", _CREDENTIALS.sub(_redacted, text))
 
 
 def url_secrets(url: str) -> list[str]:
-    """The password, or the token standing alone, written into a URL's credentials, so that
-    logs blank them out wherever they appear."""
+    """The password, or the token standing alone, written into a URL's credentials, and the
+    values of its credential-like query parameters, so that logs blank them out wherever they
+    appear."""
     secrets = []
     for _, userinfo in _CREDENTIALS.findall(url):
         user, colon, password = userinfo.partition(":")
         secret = password if colon else user
         if secret:
             secrets.append(secret)
-    return secrets
+    return secrets + [value for _, value in _QUERY_SECRET.findall(url)]
 
 
 def _redacted(match: re.Match[str]) -> str:
