@@ -37,6 +37,7 @@ from digestbot.store import (
 log = logging.getLogger(__name__)
 
 DEFAULT_TEAM = "default_team"
+ADDRESS = "address:"  # the meta key of a workspace's address: address:T0123
 
 _T = TypeVar("_T")
 
@@ -139,6 +140,24 @@ class ChannelKeys:
             return db.execute(select(meta.c.value).where(meta.c.key == DEFAULT_TEAM)).scalar()
 
     @guarded
+    def remember_address(self, team: str, url: str) -> None:
+        """Keep a workspace's address (auth.test's `url`): every process, the dashboard's
+        history included, can then link to the messages posted there."""
+        if team and url:
+            row = {"key": _address_key(team), "value": url}
+            with self.engine.begin() as db:
+                db.execute(upsert(self.engine, meta, "key", "value"), [row])
+
+    @guarded
+    def addresses(self) -> dict[str, str]:
+        """The address of every workspace posted to, by team."""
+        with self.reads.connect() as db:
+            rows = db.execute(
+                select(meta.c.key, meta.c.value).where(meta.c.key.startswith(ADDRESS))
+            )
+            return {key.removeprefix(ADDRESS): value for key, value in rows}
+
+    @guarded
     def remember_channels(self, ids: dict[str, str]) -> None:
         """Keep name -> ID, shared with every process using this ledger."""
         # In name order: replicas upserting the same rows in different orders would deadlock.
@@ -154,6 +173,10 @@ class ChannelKeys:
                 db.execute(upsert(self.engine, channel_ids, "name", "channel_id"), rows)
         with self._ids_lock:
             self._ids = None  # read again, with what other processes learned meanwhile
+
+
+def _address_key(team: str) -> str:
+    return f"{ADDRESS}{team}"
 
 
 def _prefix(db: Connection, table: Table, column: str, team: str) -> None:

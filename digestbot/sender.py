@@ -77,6 +77,7 @@ class Sender:
         workspace = self.poster.workspace = self.slack.reader.check_auth()
         if self.ledger.team is None and workspace.team_id:
             self.ledger.adopt(workspace.team_id)  # a ledger from before workspaces
+        self.ledger.remember_address(workspace.team_id, workspace.url)
         configured = (ch for digest in self.config.digests.values() for ch in digest.channels)
         self.learn_channel_ids(configured)
 

@@ -371,6 +371,32 @@ def test_digest_typed_in_a_workspace_posts_there_with_its_token(
     assert posted(fake, ACME) == []
 
 
+def test_the_history_links_each_delivery_to_its_own_workspace(
+    serve: Callable[..., Site], fake: FakeSlack
+) -> None:
+    """The dashboard's overview and history link each message in the workspace it was posted
+    to: every process keeps each workspace's address in the ledger."""
+    from digestbot.history import Filter
+    from digestbot.web import views
+
+    site = serve()
+    for team in (ACME, GLOBEX):
+        install(fake, database(), team)
+    site.fire("acme")
+    site.fire("globex")
+    service = site.bot.service
+    rows = views.deliveries(service, Filter(), None)["rows"]
+    links = {row.digest: row.link for row in rows}
+    for digest, team in (("acme", ACME), ("globex", GLOBEX)):
+        [message] = fake.messages_in("news", team=team)
+        channel = fake.channel_id("news", team=team)
+        workspace = fake.teams[team].url.rstrip("/")
+        expected = f"{workspace}/archives/{channel}/p{message['ts'].replace('.', '')}"
+        assert links[digest] == expected
+    cards = {card.name: card for card in views.overview(service, None)["digests"]}
+    assert {name: card.channels[0].link for name, card in cards.items()} == links
+
+
 # --- Leaving -----------------------------------------------------------------------------------
 
 

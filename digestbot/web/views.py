@@ -18,7 +18,7 @@ from markupsafe import Markup
 from digestbot import status
 from digestbot.compose import builder_url, preview_arguments
 from digestbot.crontab import describe, parse
-from digestbot.deliver import Posted, permalink
+from digestbot.deliver import Posted, Workspace, permalink
 from digestbot.history import Cursor, Filter, History
 from digestbot.ledger import Claim, ClaimStatus
 from digestbot.service import DigestService
@@ -79,8 +79,9 @@ class DeliveryRow:
 def overview(service: DigestService, health: Health | None) -> dict[str, Any]:
     """Every digest with its next runs and last deliveries; the sources; the scheduler."""
     now = service.clock.now()
+    addresses = _addresses(service)
     cards = [
-        _card(service, digest, now)
+        _card(service, digest, now, addresses)
         for digest in status.digests(service.config, service.ledger_for, now, runs=NEXT_RUNS)
     ]
     alive, body = health() if health else (None, {})
@@ -92,9 +93,13 @@ def overview(service: DigestService, health: Health | None) -> dict[str, Any]:
     }
 
 
-def _card(service: DigestService, found: status.DigestStatus, now: datetime) -> DigestCard:
+def _card(
+    service: DigestService, found: status.DigestStatus, now: datetime, addresses: dict[str, str]
+) -> DigestCard:
     digest = found.digest
-    rows = [_channel_row(service, channel, found.zone) for channel in found.channels]
+    ledger = service.ledger_for(digest)
+    url = addresses.get(ledger.team or "" if ledger else "")
+    rows = [_channel_row(channel, found.zone, url) for channel in found.channels]
     schedule = describe(parse(digest.schedule)) if digest.schedule else "sent by hand only"
     return DigestCard(
         name=digest.name,
@@ -108,7 +113,7 @@ def _card(service: DigestService, found: status.DigestStatus, now: datetime) -> 
     )
 
 
-def _channel_row(service: DigestService, channel: status.ChannelStatus, zone: tzinfo) -> ChannelRow:
+def _channel_row(channel: status.ChannelStatus, zone: tzinfo, url: str | None) -> ChannelRow:
     last = channel.last
     if last is None:
         return ChannelRow(channel.channel, "never delivered", "", 0, None, None)
@@ -117,7 +122,7 @@ def _channel_row(service: DigestService, channel: status.ChannelStatus, zone: tz
         status=str(last.status),
         when=_when(last.at),
         articles=last.articles,
-        link=_link(service, last.channel_id, last.ts),
+        link=_link(url, last.channel_id, last.ts),
         error=last.error,
     )
 
@@ -151,11 +156,27 @@ def deliveries(service: DigestService, chosen: Filter, after: Cursor | None) -> 
         return {"rows": [], "older": None}
     page = History(service.ledger).page(chosen, after)
     zone = service.config.digest_timezone
-    rows = [_delivery(service, claim, zone) for claim in page.claims]
+    addresses = _addresses(service)
+    rows = [_delivery(service, claim, zone, addresses) for claim in page.claims]
     return {"rows": rows, "older": page.older.encode() if page.older else None}
 
 
-def _delivery(service: DigestService, claim: Claim, zone: Callable[[Any], tzinfo]) -> DeliveryRow:
+def _addresses(service: DigestService) -> dict[str, str]:
+    """Each workspace's address by team: those the ledger keeps, and this process's own (also
+    for a ledger from before workspaces, whose channel keys name no team)."""
+    known = service.ledger.addresses() if service.ledger else {}
+    workspace = service.sender.workspace if service.sender else None
+    if workspace is not None and workspace.url:
+        known[workspace.team_id] = known[""] = workspace.url
+    return known
+
+
+def _delivery(
+    service: DigestService,
+    claim: Claim,
+    zone: Callable[[Any], tzinfo],
+    addresses: dict[str, str],
+) -> DeliveryRow:
     digest = service.config.digests.get(claim.digest)
     tz = zone(digest) if digest else service.now().tzinfo
     messages = claim.plan.messages
@@ -168,16 +189,19 @@ def _delivery(service: DigestService, claim: Claim, zone: Callable[[Any], tzinfo
         finished=_when(datetime.fromtimestamp(claim.finished_at, tz)) if claim.finished_at else "",
         articles=articles,
         error=claim.error if claim.status is ClaimStatus.FAILED or claim.error else None,
-        link=_link(service, claim.channel_id, claim.posted[0] if claim.posted else None),
+        link=_link(
+            addresses.get(claim.channel.rpartition(":")[0]),  # the team its key names, or ""
+            claim.channel_id,
+            claim.posted[0] if claim.posted else None,
+        ),
     )
 
 
-def _link(service: DigestService, channel_id: str | None, ts: str | None) -> str | None:
-    """The Slack message's address, when the workspace is known."""
-    workspace = service.sender.workspace if service.sender else None
-    if not (workspace and workspace.url and channel_id and ts):
+def _link(url: str | None, channel_id: str | None, ts: str | None) -> str | None:
+    """The Slack message's address, when its workspace's is known."""
+    if not (url and channel_id and ts):
         return None
-    return permalink(workspace, Posted(ts, channel_id))
+    return permalink(Workspace(url), Posted(ts, channel_id))
 
 
 def _when(moment: datetime) -> str:
