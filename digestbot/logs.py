@@ -68,9 +68,9 @@ class _NoBodies(logging.Filter):
 
 
 _secrets: list[str] = []
-# A shorter secret is part of ordinary words ("news" in #ai-news): blanking it there would
+# A shorter secret is part of ordinary words ("ai" in #ai-news): blanking it there would
 # garble the output and, by the gaps, give it away. URLs still lose their passwords whole.
-SHORTEST_BLANKED = 8
+SHORTEST_BLANKED = 4
 
 
 def redact(text: str) -> str:

@@ -32,17 +32,13 @@ def test_secrets_are_blanked_in_messages_arguments_and_tracebacks() -> None:
 
 
 def test_a_short_secret_is_not_blanked_inside_ordinary_words() -> None:
-    """A secret of fewer than 8 characters ("news") would blank parts of channel names and
-    titles, and the gaps would give it away: only longer ones are blanked."""
-    formatter = RedactingFormatter(["news", "passw0rd-long"])
+    """A secret of fewer than 4 characters ("ai") would blank parts of channel names and
+    titles, and the gaps would give it away: only longer ones are blanked (a password piece
+    of 4, split off by a parser at a raw @, still is)."""
+    formatter = RedactingFormatter(["ai", "p4ss", "passw0rd-long"])
+    message = "posted channel=#ai-news with %s to host 'p4ss@localhost'"
     record = logging.LogRecord(
-        "digestbot",
-        logging.INFO,
-        __file__,
-        1,
-        "posted channel=#ai-news with %s",
-        ("passw0rd-long",),
-        None,
+        "digestbot", logging.INFO, __file__, 1, message, ("passw0rd-long",), None
     )
     text = formatter.format(record)
-    assert f"posted channel=#ai-news with {REDACTED}" in text
+    assert f"posted channel=#ai-news with {REDACTED} to host '{REDACTED}@localhost'" in text

@@ -26,7 +26,7 @@ from digestbot.clock import SYSTEM, Clock
 from digestbot.config.values import redact_url, url_secrets
 from digestbot.errors import SourceError
 from digestbot.index import Progress
-from digestbot.logs import REDACTED
+from digestbot.logs import REDACTED, SHORTEST_BLANKED
 from digestbot.sources.base import Change, Copy
 from digestbot.sources.entries import FeedEntry
 from digestbot.sources.fetch import Answer, FetchFailure, fetch_within, request_for
@@ -70,8 +70,9 @@ class FeedSource:
 
     def refresh(self, progress: Progress | None = None) -> Change:
         state = _State.load(self.home / STATE_FILE)
-        if state.url_key != _url_key(self._shown):  # another address: its validators differ
-            state = _State(url_key=_url_key(self._shown), entries=state.entries)
+        # Another address (a new secret in its query too): its validators differ.
+        if state.url_key != _url_key(self.url):
+            state = _State(url_key=_url_key(self.url), entries=state.entries)
         folder = self._snapshots.current()
         answer = self._fetch(state if folder is not None else None)
         if answer.status == HTTPStatus.NOT_MODIFIED:
@@ -123,7 +124,8 @@ class FeedSource:
 
     def _error(self, reason: str) -> SourceError:
         for secret in self._secrets:  # a reason may quote the server, which knows the secret
-            reason = reason.replace(secret, REDACTED)
+            if len(secret) >= SHORTEST_BLANKED:
+                reason = reason.replace(secret, REDACTED)
         return SourceError(self.name, f"{self._shown} {reason}")
 
 
