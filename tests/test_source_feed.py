@@ -844,3 +844,19 @@ def test_a_copy_removed_by_hand_is_made_again(server: FeedServer, make_source: M
     change = source.refresh()
     assert not change.not_modified and change.new + change.changed == len(read_copy(source)) > 0
     assert "If-None-Match" not in server.requests[-1].headers
+
+
+def test_a_link_relative_to_a_private_feed_carries_none_of_its_credentials(
+    server: FeedServer, make_source: Maker
+) -> None:
+    """A link of just `#post-1`, or a relative image, resolved against a feed whose address
+    holds a token (in its query or its userinfo) never carries the token into a digest."""
+    server.serve("/feed.xml", rss(item("g1", "Fragment", "#post-1")))
+    secret = "S3cretTok3n99"
+    source = make_source(url=server.url("/feed.xml") + f"?access_token={secret}")
+    source.refresh()
+    [article] = by_title(source).values()
+    assert article.url == server.url("/feed.xml") + "#post-1"
+    copy = source.current()
+    assert copy is not None
+    assert all(secret not in path.read_text() for path in copy.folder.iterdir())

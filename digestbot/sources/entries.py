@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import yaml
 
@@ -98,6 +98,7 @@ def entries_of(
     The provider is the feed's title, else the domain of its link, else that of `base`.
     """
     feed = parsed.get("feed", {})
+    base = _public(base)
     provider = _text(feed, "title") or _domain(urljoin(base, feed.get("link") or ""), base)
     seen: set[str] = set()
     entries = []
@@ -107,6 +108,14 @@ def entries_of(
             seen.add(entry.identity)
             entries.append(entry)
     return entries
+
+
+def _public(address: str) -> str:
+    """The feed's address without what may be a credential (a password, a query): a link of
+    just `#post-1` would carry the feed's `?access_token=...` into Slack."""
+    parts = urlsplit(address)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _entry(raw: Mapping[str, Any], base: str, provider: str, topics: Sequence[str]) -> FeedEntry:
