@@ -319,6 +319,7 @@ def test_a_password_in_a_source_url_never_shows(write_config: ConfigWriter, cli)
         ("git", "https://bot:GIT PW5@example.com/ai.git"),
         ("git", "https://bot:PW6:8080/x@example.com/ai.git"),
         ("feed", "http://bot:PW5/x@example.com/feed?next=http://example.org/"),
+        ("feed", "https://bot:p@PW6/word@feeds.example.com/rss"),
     ],
 )
 def test_a_password_that_would_end_the_host_is_refused_unseen(
@@ -348,6 +349,7 @@ def test_a_password_that_would_end_the_host_is_refused_unseen(
         "https://[::1]/feed/@a",
         "https://[::1]:8443/feed/@a",
         "https://example.com:/feed/@a",
+        "https://bot:pw@example.com/feed/@a",
     ],
 )
 def test_an_at_sign_in_a_feed_path_is_no_password(write_config: ConfigWriter, url: str) -> None:
@@ -631,9 +633,11 @@ def test_a_credential_in_a_feed_query_never_shows(write_config: ConfigWriter, cl
     as `api_key=***` in `check` and `status`, and its value blanked in errors. Parameters
     that only contain such a word (`keyword`, `monkey`) are left as they are."""
     secret = "s3cret-feed-key-0123"
-    url = f"http://127.0.0.1:9/rss?keyword=ai&monkey=x&api_key={secret}"
+    url = f"http://127.0.0.1:9/rss?keyword=ai&sort_key=new&api_key={secret}&accessToken=AB12"
     write_config(with_sources({"ai": {"feed": url}}))
     for command in ("check", "status", "refresh"):
         result = cli(command)
         assert secret not in result.out + result.err, command
-    assert "http://127.0.0.1:9/rss?keyword=ai&monkey=x&api_key=***" in cli("status").out
+        assert "AB12" not in result.out + result.err, command
+    shown = "http://127.0.0.1:9/rss?keyword=ai&sort_key=new&api_key=***&accessToken=***"
+    assert shown in cli("status").out

@@ -20,13 +20,16 @@ _SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 # Longer is "forever" for news, and keeps every date computed with it within the calendar.
 LONGEST = timedelta(days=36_500)
 _CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#\s]*)@")
-# A query parameter named as a credential (token, api_key, apikey, access_token, secret, ...):
-# the word whole, or after a `_` or `-` (so `keyword` and `monkey` are not).
-_QUERY_SECRET = re.compile(
-    r"([?&;](?:[\w.-]*[_-])?(?:token|key|apikey|secret|password|passwd|pwd|auth|sig|signature)=)"
-    r"([^&#\s'\"<>]+)",
-    re.IGNORECASE,
+_RAW_IN_PASSWORD = (
+    "a {scheme}:// URL whose password holds '/', '?' or '#': write them percent-encoded "
+    "(%2F, %3F, %23)"
 )
+_LATER_HOST = re.compile(r"@[\w-]+(?:\.[\w-]+)+(?::\d+)?(?:[/?#]|$)")
+_QUERY_PARAMETER = re.compile(r"([?&;])([^=&#\s]+)=([^&#\s'\"<>]*)")
+# Query parameters that carry a credential, by name without case, `_` or `-`: whole, or
+# (the longer words) at its end: access_token, accessToken, X-Api-Key, client_secret...
+_CREDENTIAL_NAMES = frozenset({"key", "pass", "pwd", "sig", "auth"})
+_CREDENTIAL_ENDINGS = ("token", "apikey", "secret", "password", "passwd", "signature")
 _SIZE = re.compile(r"(\d+)\s*(b|kb|mb|gb)?", re.I)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 DEFAULT_FRONT_MATTER_LIMIT = 1024**2  # bytes: the largest real front matter is ~142 KB
@@ -114,14 +117,15 @@ def check_credentials(url: str | None) -> str | None:
     if any(char.isspace() for char in rest):
         raise ValueError(f"a {scheme}:// URL cannot hold a blank: write it percent-encoded (%20)")
     host = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in host or "@" not in rest:
+    if "@" in host:  # `bob:p@ss/word@feeds.example`: a host past the first one's path
+        if not _LATER_HOST.search(rest[len(host) :]):
+            return url
+        raise ValueError(_RAW_IN_PASSWORD.format(scheme=scheme))
+    if "@" not in rest:
         return url
     port = host.rpartition("]")[2].partition(":")[2]  # past an IPv6 address's brackets
     if port and not port.isdigit():
-        raise ValueError(
-            f"a {scheme}:// URL whose password holds '/', '?' or '#': write them "
-            "percent-encoded (%2F, %3F, %23)"
-        )
+        raise ValueError(_RAW_IN_PASSWORD.format(scheme=scheme))
     return url
 
 
@@ -147,7 +151,7 @@ def redact_url(text: str) -> str:
     """`text` (a URL, or a message quoting URLs) without their credentials: `user:***@` for a
     password, `***@` for a token standing alone, `api_key=***` for a query parameter named
     like a credential (a private feed's address often carries one)."""
-    return _QUERY_SECRET.sub(rf"\1{REDACTED}", _CREDENTIALS.sub(_redacted, text))
+    return _QUERY_PARAMETER.sub(_unless_credential, _CREDENTIALS.sub(_redacted, text))
 
 
 def url_secrets(url: str) -> list[str]:
@@ -160,7 +164,18 @@ def url_secrets(url: str) -> list[str]:
         secret = password if colon else user
         if secret:
             secrets.append(secret)
-    return secrets + [value for _, value in _QUERY_SECRET.findall(url)]
+    query = _QUERY_PARAMETER.findall(url)
+    return secrets + [value for _, name, value in query if value and _is_credential(name)]
+
+
+def _unless_credential(parameter: re.Match[str]) -> str:
+    start, name, value = parameter.groups()
+    return f"{start}{name}={REDACTED}" if value and _is_credential(name) else parameter.group()
+
+
+def _is_credential(name: str) -> bool:
+    plain = name.lower().replace("_", "").replace("-", "")
+    return plain in _CREDENTIAL_NAMES or plain.endswith(_CREDENTIAL_ENDINGS)
 
 
 def _redacted(match: re.Match[str]) -> str:
