@@ -156,7 +156,8 @@ class _Body:
     def __init__(self, encoding: str) -> None:
         self._encoding = encoding.strip().lower()
         self._compressed = self._encoding in ("gzip", "x-gzip", "deflate")
-        self._inflater: Any = None  # made at the first bytes, which say how they are packed
+        self._inflater: Any = None  # made at the first two bytes, which say how they are packed
+        self._head = b""
         self._parts: list[bytes] = []
         self._size = 0
 
@@ -165,7 +166,11 @@ class _Body:
             self._keep(chunk)
             return
         if self._inflater is None:
-            self._inflater = zlib.decompressobj(_window(self._encoding, chunk))
+            self._head += chunk
+            if len(self._head) < 2:  # a trickle may bring one byte at a time
+                return
+            self._inflater = zlib.decompressobj(_window(self._encoding, self._head))
+            chunk = self._head
         try:
             while chunk:
                 # Bounded output: a small compressed bomb cannot fill the memory.
@@ -175,6 +180,8 @@ class _Body:
             raise FetchFailure("sent a corrupt compressed body") from None
 
     def value(self) -> bytes:
+        if self._inflater is None and self._head:  # a one-byte body: not compressed data
+            raise FetchFailure("sent a corrupt compressed body")
         if self._inflater is not None:
             self._keep(self._inflater.flush())
         return b"".join(self._parts)
@@ -189,7 +196,7 @@ class _Body:
 def _window(encoding: str, start: bytes) -> int:
     """How to inflate a body starting so: after a gzip or zlib header (32 + MAX_WBITS reads
     either), or, for `deflate` without its zlib header, raw as some servers send it."""
-    zlib_header = len(start) >= 2 and start[0] & 0x0F == 8 and int.from_bytes(start[:2]) % 31 == 0
+    zlib_header = start[0] & 0x0F == 8 and int.from_bytes(start[:2]) % 31 == 0
     raw = encoding == "deflate" and not zlib_header
     return -zlib.MAX_WBITS if raw else 32 + zlib.MAX_WBITS
 

@@ -29,7 +29,7 @@ _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 # `&#55296;`, `&#x110000;`: references to no character, which XML forbids. One makes the
 # strict parser give up and feedparser's loose one fail on the whole feed.
-_CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+_CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _pool: ProcessPoolExecutor | None = None
 _users = 0
 _guard = threading.Lock()
@@ -86,7 +86,8 @@ def _parse(body: bytes, headers: dict[str, str], base: str, topics: tuple[str, .
 def _no_character_made_up(reference: re.Match[bytes]) -> bytes:
     """A reference to no character (a UTF-16 half, past U+10FFFF, NUL) as U+FFFD instead."""
     hexadecimal, decimal = reference.groups()
-    code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    digits = (hexadecimal or decimal).lstrip(b"0")[:9]  # past 9 digits, past U+10FFFF anyway
+    code = int(digits or b"0", 16 if hexadecimal else 10)
     if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
         return reference.group()
     return b"&#xFFFD;"
