@@ -842,9 +842,14 @@ def test_a_run_of_lone_angle_brackets_is_text_not_tags(monkeypatch: pytest.Monke
 
 
 def test_only_the_beginning_of_a_huge_summary_is_read() -> None:
-    """An excerpt is short: a summary of megabytes is read for its first characters only."""
+    """An excerpt is short: a summary of megabytes is read for its first characters only, and
+    a tag the cut falls in is left out, not read as text."""
     huge = "<p>" + "word " * 1_000_000 + "</p>"
     assert len(entries.strip_html(huge)) < entries.HTML_READ
+    image = f'<p>Before</p><img src="data:image/png;base64,{"A" * entries.HTML_READ}">After'
+    assert entries.strip_html(image) == "Before"
+    inline = f'<img src="data:image/png;base64,{"A" * 120_000}"><p>The text.</p>'
+    assert entries.strip_html(inline) == "The text."
 
 
 def test_a_copy_removed_by_hand_is_made_again(server: FeedServer, make_source: Maker) -> None:

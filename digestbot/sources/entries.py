@@ -34,7 +34,7 @@ _BREAKS = frozenset(_BLOCKS.split())
 _HIDDEN = frozenset({"script", "style"})
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _LONE_LT = re.compile(r"<(?=[^<>]*(?:<|$))")
-HTML_READ = 100_000  # characters of a summary read for its text: excerpts are 1,000
+HTML_READ = 1_000_000  # characters of a summary read for its text (inline images are long)
 # safe_dump's dumper, in C when libyaml is there: the same output, seven times faster.
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -223,9 +223,19 @@ def strip_html(fragment: str) -> str:
     a run of them (`<a <a <a ...`: 60 KB of them took half a minute).
     """
     parser = _TextOf()
-    parser.feed(_LONE_LT.sub("&lt;", fragment[:HTML_READ]))
+    parser.feed(_LONE_LT.sub("&lt;", _beginning(fragment)))
     parser.close()
     return _squeezed("".join(parser.parts))
+
+
+def _beginning(fragment: str) -> str:
+    """The first HTML_READ characters, without the tag the cut falls in (its half would read
+    as text: a long inline image's data)."""
+    if len(fragment) <= HTML_READ:
+        return fragment
+    start = fragment[:HTML_READ]
+    opened = start.rfind("<")
+    return start[:opened] if opened > start.rfind(">") else start
 
 
 def _squeezed(text: str) -> str:
