@@ -103,14 +103,10 @@ class ArticleIndex:
         self.source = source
         self.limit = limit
         name = hashlib.sha1((key or str(root.resolve())).encode()).hexdigest()[:16]
-        path = cache_dir / f"index-{name}.sqlite"
+        self._path = cache_dir / f"index-{name}.sqlite"
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            # Replicas sharing a cache open one index at once: one at a time prepares it, or
-            # one drops the table another has just created and is reading.
-            with open(path.with_suffix(".lock"), "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-                self._db = self._open(path)
+            self._db = self._open()
         except (OSError, sqlite3.Error) as error:
             raise ConfigError(
                 f"{cache_dir}: cannot keep the article index there ({error}); set XDG_CACHE_HOME "
@@ -126,20 +122,40 @@ class ArticleIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(self, path: Path) -> sqlite3.Connection:
-        """The index file, made again when it is damaged: it is only a cache of the folder."""
+    def _open(self, damage: sqlite3.DatabaseError | None = None) -> sqlite3.Connection:
+        """The index file (made again when it is damaged: it is only a cache of the folder).
+        Replicas sharing a cache open one index at once: one at a time prepares it, or one
+        drops the table another has just created and is reading."""
+        with open(self._path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if damage is None:
+                try:
+                    return self._connect()
+                except sqlite3.DatabaseError as error:
+                    if error.sqlite_errorname not in _DAMAGED:
+                        raise
+                    damage = error
+            log.warning("article index rebuilt path=%s error=%s", self._path, damage)
+            for damaged in (self._path, Path(f"{self._path}-wal"), Path(f"{self._path}-shm")):
+                damaged.unlink(missing_ok=True)
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        return _prepared(sqlite3.connect(self._path, timeout=30), f"{FORMAT}:{self.limit}")
+
+    def refresh(self, progress: Progress | None = None) -> Snapshot:
+        """Bring the index up to date with the folder and return its entries. Damage found in
+        the index file on the way (not only when it opens) makes it again from the folder."""
         try:
-            return _prepared(sqlite3.connect(path, timeout=30), f"{FORMAT}:{self.limit}")
+            return self._refresh(progress)
         except sqlite3.DatabaseError as error:
             if error.sqlite_errorname not in _DAMAGED:
                 raise
-            log.warning("article index rebuilt path=%s error=%s", path, error)
-            for damaged in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-                damaged.unlink(missing_ok=True)
-            return _prepared(sqlite3.connect(path, timeout=30), f"{FORMAT}:{self.limit}")
+            self._db.close()
+            self._db = self._open(damage=error)
+            return self._refresh(progress)
 
-    def refresh(self, progress: Progress | None = None) -> Snapshot:
-        """Bring the index up to date with the folder and return its entries."""
+    def _refresh(self, progress: Progress | None) -> Snapshot:
         known = {
             path: (size, mtime)
             for path, size, mtime in self._db.execute("SELECT path, size, mtime_ns FROM articles")

@@ -62,6 +62,22 @@ def test_a_damaged_index_file_is_made_again(articles: Path, tmp_path: Path, kept
     assert [entry.title[:4] for entry in snapshot.entries] == ["Sony"]
 
 
+def test_damage_found_after_the_index_opens_is_made_good(articles: Path, tmp_path: Path) -> None:
+    """Damage deep in a large index (the first pages intact) shows only when a refresh reads
+    the articles: the index is made again then, not a traceback."""
+    for number in range(400):
+        (articles / f"{number:03d}.md").write_text(f"---\ntitle: Article {number}\n---\n")
+    with ArticleIndex(articles, tmp_path / "cache") as first:
+        first.refresh()
+    [stored] = (tmp_path / "cache").glob("index-*.sqlite")
+    with stored.open("r+b") as file:
+        file.seek(10 * 4096)
+        file.write(b"\xff" * 4096)
+    with ArticleIndex(articles, tmp_path / "cache") as again:
+        snapshot = again.refresh()
+    assert (snapshot.files, snapshot.parsed) == (402, 402)
+
+
 def test_a_new_front_matter_limit_reads_the_folder_again(articles: Path, tmp_path: Path) -> None:
     """`max_front_matter` changes which files can be read: a file skipped as too large under
     one limit is read under a larger one, and the other way round."""
