@@ -11,14 +11,18 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-# Moments every timezone can show: UTC offsets stay within a day of the calendar's ends.
-_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+# The longest span a config may give (max_age, catch_up, ...): longer is "forever" for news.
+LONGEST = timedelta(days=36_500)
+# Moments every timezone can show (UTC offsets stay within a day), with room for LONGEST
+# before them: `--as-of` minus a max_age stays within the calendar too.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + LONGEST + timedelta(days=1)
 _LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 def showable(moment: datetime) -> bool:
-    """Whether every timezone can show `moment` (a naive one read as UTC): 9999-12-31 late in
-    UTC is year 10000 in Berlin, and a digest dated so would fail to build."""
+    """Whether digestbot can date things at `moment` (a naive one read as UTC): every
+    timezone can show it (9999-12-31 late in UTC is year 10000 in Berlin), and going back
+    the longest span a config may give from it stays within the calendar."""
     try:
         utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except OverflowError:

@@ -225,6 +225,8 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
         ("tomorrow", "'tomorrow' is not a date and time; write it like 2026-11-23T09:00+01:00"),
         ("9999-12-31T23:59", "'9999-12-31T23:59' is too close to the calendar's first or last"),
         ("0001-01-01T00:00", "'0001-01-01T00:00' is too close to the calendar's first or last"),
+        # 100 years (the longest max_age) before it would leave the calendar
+        ("0100-12-01T00:00", "'0100-12-01T00:00' is too close to the calendar's first or last"),
     ],
 )
 @pytest.mark.parametrize("command", [["preview"], ["send", "--dry-run"], ["next", "ai-daily"]])

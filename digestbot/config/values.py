@@ -13,12 +13,11 @@ import yaml
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from digestbot import crontab
+from digestbot.clock import LONGEST
 from digestbot.logs import REDACTED
 
 _DURATION = re.compile(r"(\d+)\s*(w|d|h|m|s)")
 _SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
-# Longer is "forever" for news, and keeps every date computed with it within the calendar.
-LONGEST = timedelta(days=36_500)
 _CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#\s]*)@")
 _RAW_IN_PASSWORD = (
     "a {scheme}:// URL whose password holds '/', '?' or '#': write them percent-encoded "
