@@ -195,7 +195,8 @@ class ArticleIndex:
                             continue
                         name = item.path[len(root) + 1 :].replace(os.sep, "/")
                         if not _is_utf8(name):  # the index, and any message, could not hold it
-                            yield _shown(name), (0, 0), "its name is not UTF-8 text: rename it"
+                            if item.is_dir(follow_symlinks=False) or name.endswith(SUFFIXES):
+                                yield _shown(name), (0, 0), "its name is not UTF-8 text: rename it"
                         elif item.is_dir(follow_symlinks=False):
                             stack.append(item.path)
                         elif item.is_symlink():

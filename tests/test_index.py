@@ -263,6 +263,8 @@ def test_a_name_that_is_not_utf8_is_skipped_by_name(index: ArticleIndex, article
     with open(os.path.join(root, b"bad\xff.md"), "wb") as file:
         file.write(b"---\ntitle: Latin-1 name\n---\n")
     os.mkdir(os.path.join(root, b"dir\xfe"))
+    with open(os.path.join(root, b"caf\xe9.jpg"), "wb") as file:  # no article: not a word
+        file.write(b"\xff\xd8")
     snapshot = index.refresh()
     assert {(item.path, item.reason) for item in snapshot.skipped} == {
         ("bad\ufffd.md", "its name is not UTF-8 text: rename it"),
