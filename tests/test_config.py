@@ -641,3 +641,27 @@ def test_a_credential_in_a_feed_query_never_shows(write_config: ConfigWriter, cl
         assert "AB12" not in result.out + result.err, command
     shown = "http://127.0.0.1:9/rss?keyword=ai&sort_key=new&api_key=***&accessToken=***"
     assert shown in cli("status").out
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("https://f.example/rss?keyword=artificial&token=abcd1234", ["abcd1234"]),
+        ("https://f.example/rss?token=&sort_key=published", []),
+        ("https://bot:pw0rd@f.example/rss?X-Api-Key=k3y&monkey=business", ["pw0rd", "k3y"]),
+    ],
+)
+def test_the_secrets_of_a_url_are_its_password_and_credential_values(
+    url: str, secrets: list[str]
+) -> None:
+    """What logs blank out for a source: the password and the values of parameters named as
+    credentials, never another parameter's value (it would be blanked in every digest)."""
+    assert url_secrets(url) == secrets
+
+
+def test_a_url_is_shown_without_its_credentials() -> None:
+    """However short a credential is, the address shows `***` in its place."""
+    url = "https://bot:pw@f.example/rss?q=ai&api_key=k&accessToken=&sig=s#top"
+    assert (
+        redact_url(url) == "https://bot:***@f.example/rss?q=ai&api_key=***&accessToken=&sig=***#top"
+    )
