@@ -31,3 +31,8 @@ def scoped(team: str | None, channel: str) -> str:
 def unscoped(key: str) -> str:
     """The channel (ID or name) a ledger key stands for, without its workspace."""
     return key.rpartition(":")[2]
+
+
+def team_of(key: str) -> str:
+    """The workspace a ledger key names ("": a key from before workspaces)."""
+    return key.rpartition(":")[0]

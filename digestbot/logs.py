@@ -54,7 +54,7 @@ class RedactingFormatter(logging.Formatter):
         return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        return _blank(super().format(record), self.secrets)
+        return blank(super().format(record), self.secrets)
 
 
 class _NoBodies(logging.Filter):
@@ -75,10 +75,11 @@ SHORTEST_BLANKED = 4
 
 def redact(text: str) -> str:
     """`text` with every configured secret blanked out (for messages printed, not logged)."""
-    return _blank(text, _secrets)
+    return blank(text, _secrets)
 
 
-def _blank(text: str, secrets: Iterable[str]) -> str:
+def blank(text: str, secrets: Iterable[str]) -> str:
+    """`text` with these secrets (long enough to be told from words) and Slack tokens blanked."""
     for secret in secrets:
         if len(secret) >= SHORTEST_BLANKED:
             text = text.replace(secret, REDACTED)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from digestbot.channels import team_of
 from digestbot.config import Config, DigestConfig
 from digestbot.trigger import CrontabTrigger
 
@@ -31,6 +32,7 @@ class LastDelivery:
     error: str | None
     channel_id: str | None  # where its first message landed, for a link to it
     ts: str | None
+    team: str  # the workspace it went to ("": a ledger from before workspaces)
 
 
 @dataclass(frozen=True)
@@ -133,4 +135,5 @@ def _last(claim: Claim, zone: tzinfo) -> LastDelivery:
         error=claim.error,
         channel_id=claim.channel_id,
         ts=claim.posted[0] if claim.posted else None,
+        team=team_of(claim.channel),
     )

@@ -32,7 +32,6 @@ _BLOCKS = """address article aside blockquote br dd div dl dt figcaption figure 
 h4 h5 h6 header hr img li main nav ol p pre section table td th tr ul"""
 _BREAKS = frozenset(_BLOCKS.split())
 _HIDDEN = frozenset({"script", "style"})
-_SURROGATES = re.compile("[\ud800-\udfff]")
 _LONE_LT = re.compile(r"<(?=[^<>]*(?:<|$))")
 HTML_READ = 1_000_000  # characters of a summary read for its text (inline images are long)
 # safe_dump's dumper, in C when libyaml is there: the same output, seven times faster.
@@ -125,20 +124,15 @@ def _entry(raw: Mapping[str, Any], base: str, provider: str, topics: Sequence[st
     title = _text(raw, "title") or _shortened(excerpt, 120) or url or "(untitled)"
     image = _image(raw)
     return FeedEntry(
-        identity=_whole(_identity(raw, link, title, excerpt)),
-        title=_whole(title),
-        url=_whole(url),
-        excerpt=_whole(excerpt),
+        identity=_identity(raw, link, title, excerpt),
+        title=title,
+        url=url,
+        excerpt=excerpt,
         published=_published(raw),
-        topics=tuple(map(_whole, _topics(raw, topics))),
-        image=_whole(urljoin(base, image)) if image else None,
-        provider=_whole(provider),
+        topics=_topics(raw, topics),
+        image=urljoin(base, image) if image else None,
+        provider=provider,
     )
-
-
-def _whole(text: str) -> str:
-    """Text without halves of UTF-16 pairs (`&#xD800;` in a feed), which no file can hold."""
-    return _SURROGATES.sub("\ufffd", text)
 
 
 def _identity(raw: Mapping[str, Any], link: str, title: str, excerpt: str) -> str:

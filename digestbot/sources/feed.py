@@ -26,7 +26,7 @@ from digestbot.clock import SYSTEM, Clock
 from digestbot.config.values import redact_url, url_secrets
 from digestbot.errors import SourceError
 from digestbot.index import Progress
-from digestbot.logs import REDACTED, SHORTEST_BLANKED
+from digestbot.logs import blank
 from digestbot.sources.base import Change, Copy
 from digestbot.sources.entries import FeedEntry
 from digestbot.sources.fetch import Answer, FetchFailure, fetch_within, request_for
@@ -123,10 +123,8 @@ class FeedSource:
         return parsed.entries
 
     def _error(self, reason: str) -> SourceError:
-        for secret in self._secrets:  # a reason may quote the server, which knows the secret
-            if len(secret) >= SHORTEST_BLANKED:
-                reason = reason.replace(secret, REDACTED)
-        return SourceError(self.name, f"{self._shown} {reason}")
+        # A reason may quote the server, which knows the secret.
+        return SourceError(self.name, f"{self._shown} {blank(reason, self._secrets)}")
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from digestbot import status
+from digestbot.channels import team_of
 from digestbot.compose import builder_url, preview_arguments
 from digestbot.crontab import describe, parse
 from digestbot.deliver import Posted, Workspace, permalink
@@ -97,9 +98,7 @@ def _card(
     service: DigestService, found: status.DigestStatus, now: datetime, addresses: dict[str, str]
 ) -> DigestCard:
     digest = found.digest
-    ledger = service.ledger_for(digest)
-    url = addresses.get(ledger.team or "" if ledger else "")
-    rows = [_channel_row(channel, found.zone, url) for channel in found.channels]
+    rows = [_channel_row(channel, found.zone, addresses) for channel in found.channels]
     schedule = describe(parse(digest.schedule)) if digest.schedule else "sent by hand only"
     return DigestCard(
         name=digest.name,
@@ -113,7 +112,9 @@ def _card(
     )
 
 
-def _channel_row(channel: status.ChannelStatus, zone: tzinfo, url: str | None) -> ChannelRow:
+def _channel_row(
+    channel: status.ChannelStatus, zone: tzinfo, addresses: dict[str, str]
+) -> ChannelRow:
     last = channel.last
     if last is None:
         return ChannelRow(channel.channel, "never delivered", "", 0, None, None)
@@ -122,7 +123,7 @@ def _channel_row(channel: status.ChannelStatus, zone: tzinfo, url: str | None) -
         status=str(last.status),
         when=_when(last.at),
         articles=last.articles,
-        link=_link(url, last.channel_id, last.ts),
+        link=_link(addresses.get(last.team), last.channel_id, last.ts),
         error=last.error,
     )
 
@@ -190,7 +191,7 @@ def _delivery(
         articles=articles,
         error=claim.error if claim.status is ClaimStatus.FAILED or claim.error else None,
         link=_link(
-            addresses.get(claim.channel.rpartition(":")[0]),  # the team its key names, or ""
+            addresses.get(team_of(claim.channel)),
             claim.channel_id,
             claim.posted[0] if claim.posted else None,
         ),
