@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import logging
 import shutil
@@ -436,6 +437,19 @@ def test_new_address_drops_the_old_validators(server: FeedServer, make_source: M
     make_source().refresh()
     assert make_source("/moved.xml").refresh().not_modified is False
     assert "If-None-Match" not in server.requests_to("/moved.xml")[0].headers
+
+
+def test_state_file_keeps_every_field(tmp_path: Path) -> None:
+    """What a refresh saves, the next one loads: every field, the entries' dates included."""
+    seen = feed_module._Seen(
+        "a.md", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC), "d1"
+    )
+    state = feed_module._State(
+        url_key="k", etag='"v1"', last_modified="Mon", revision="r", entries={"id-1": seen}
+    )
+    assert all(getattr(state, field.name) for field in dataclasses.fields(state))
+    state.save(tmp_path / "state.json")
+    assert feed_module._State.load(tmp_path / "state.json") == state
 
 
 def test_unreadable_state_starts_over(server: FeedServer, make_source: Maker) -> None:
