@@ -91,8 +91,13 @@ def _link_tree(source: Path, target: Path) -> None:
 def write_staged(path: Path, data: bytes) -> None:
     """Write a file of a snapshot still being staged (no reader sees it yet): no temporary file
     and rename, but a new inode, as the file may be linked from the current snapshot."""
-    path.unlink(missing_ok=True)
-    path.write_bytes(data)
+    try:
+        handle = open(path, "xb")  # noqa: SIM115 - closed below, on either path
+    except FileExistsError:  # linked from the current snapshot: replaced, not written into
+        path.unlink()
+        handle = open(path, "xb")  # noqa: SIM115
+    with handle:
+        handle.write(data)
 
 
 def replace_file(path: Path, data: bytes) -> None:
