@@ -9,6 +9,7 @@ into a message, and never along a redirect.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import socket
 import ssl
@@ -120,8 +121,11 @@ def _download(request: urllib.request.Request, timeout: float, deadline: float) 
         raise FetchFailure(_network_reason(error, host, timeout)) from None
 
 
+@functools.cache
 def _opener() -> urllib.request.OpenerDirector:
-    """urllib's HTTP(S) handlers only: a redirect cannot lead to a file:// or ftp:// address."""
+    """urllib's HTTP(S) handlers only: a redirect cannot lead to a file:// or ftp:// address.
+    One for all fetches (its handlers keep no state between requests): since Python 3.12 each
+    HTTPSHandler loads the system's certificates when made."""
     opener = urllib.request.OpenerDirector()
     for handler in (
         urllib.request.ProxyHandler(),
