@@ -56,7 +56,8 @@ def parse(body: bytes, headers: dict[str, str], base: str, topics: Sequence[str]
 def side_by_side(feeds: int) -> Iterator[None]:
     """While `feeds` refreshes run at once, parse in a pool of processes (when worth it)."""
     global _pool, _users
-    if feeds < POOL_FROM or (os.cpu_count() or 1) < 2:
+    workers = os.cpu_count() or 1
+    if feeds < POOL_FROM or workers < 2:
         yield
         return
     with _guard:
@@ -65,7 +66,11 @@ def side_by_side(feeds: int) -> Iterator[None]:
             # forkserver: forking a process that runs threads (the refreshes) is not safe.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
-            _pool = ProcessPoolExecutor(os.cpu_count(), mp_context=context)
+            _pool = ProcessPoolExecutor(workers, mp_context=context)
+            # Start the workers now, while the first feeds are still on their way, not when
+            # their bodies are already waiting to be parsed.
+            for _ in range(workers):
+                _pool.submit(int)
     try:
         yield
     finally:

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
-PARALLEL = 32  # sources refreshed at once: most of a refresh is waiting on the network
+PARALLEL = 64  # sources refreshed at once: most of a refresh is waiting on the network
 ProgressFor = Callable[[str], Progress | None]
 
 # One lock per source home in this process, whichever Sources object (a config reload makes a
